@@ -1,1 +1,1 @@
-import "../core/polyfills.ts";
+import "../local/polyfills.ts";
