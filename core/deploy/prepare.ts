@@ -1,0 +1,50 @@
+/** The prepare step: load the service's target, resolve the base image, consult the bake cache. */
+import { bakeCacheKey } from "../bake-recipe.ts";
+import { UnknownServiceError } from "../errors.ts";
+import type { DeploymentHistory, ImageCatalog, ServiceRegistry } from "../ports.ts";
+import type { ExecutionInput, Plan } from "./state.ts";
+
+export interface PrepareDeps {
+  history: DeploymentHistory;
+  services: ServiceRegistry;
+  images: ImageCatalog;
+}
+
+/** Builds the deployment's plan: everything later steps need, with the cache verdict. */
+export async function prepareDeployment(deps: PrepareDeps, input: ExecutionInput): Promise<Plan> {
+  await deps.history.markStep(input.deploymentId, "prepare", "start");
+  const config = await deps.services.getConfig(input.service);
+  if (!config) throw new UnknownServiceError(`service "${input.service}" is no longer registered`);
+  const state = await deps.services.getState(input.service);
+
+  const cacheKey = bakeCacheKey(input.artifact.sha256, config.baseImageId, input.manifest);
+  const cached = await deps.images.findByCacheKey(cacheKey);
+  await deps.history.update(input.deploymentId, {
+    baseImageId: config.baseImageId,
+    previousImageId: state.lastKnownGood?.imageId,
+    ...(cached ? { imageId: cached.imageId } : {}),
+  });
+  if (cached) {
+    await deps.history.markStep(input.deploymentId, "bake", "start", { cached: true, note: `reused ${cached.imageId}` });
+    await deps.history.markStep(input.deploymentId, "bake", "end", { cached: true });
+  }
+  await deps.history.markStep(input.deploymentId, "prepare", "end");
+
+  return {
+    baseImageId: config.baseImageId,
+    cacheKey,
+    cachedImageId: cached?.imageId ?? null,
+    groupName: config.group.name,
+    launchTemplateId: config.group.launchTemplateId,
+    builder: config.builder,
+    health: {
+      port: config.health.port ?? input.manifest.port,
+      path: config.health.path ?? input.manifest.healthPath,
+      healthyThreshold: config.health.healthyThreshold,
+      timeoutSeconds: config.health.timeoutSeconds,
+      requestTimeoutMs: config.health.requestTimeoutMs,
+    },
+    rollout: config.rollout,
+    poll: config.poll,
+  };
+}

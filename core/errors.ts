@@ -1,0 +1,88 @@
+/**
+ * Kiln's typed errors. The deploy workflow retries and catches them by `name`, so a name is
+ * part of the contract with workflows/deploy-workflow.ts: rename one only together with it.
+ */
+abstract class KilnError extends Error {
+  // Explicit names: bundles are minified, and class names would not survive it.
+  abstract override readonly name: string;
+}
+
+/** Input that fails its schema: a task input, an API body, an event record, a config. */
+export class InvalidInputError extends KilnError {
+  override readonly name = "InvalidInputError";
+
+  constructor(
+    readonly what: string,
+    readonly issues: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid ${what}: ${issues.join("; ")}`, options);
+  }
+}
+
+/** An artifact that cannot be deployed: not gzip, no manifest, hostile paths, too large. */
+export class ArtifactRejectedError extends KilnError {
+  override readonly name = "ArtifactRejectedError";
+}
+
+/** The artifact's service has no registered deployment target. */
+export class UnknownServiceError extends KilnError {
+  override readonly name = "UnknownServiceError";
+}
+
+export class DeploymentNotFoundError extends KilnError {
+  override readonly name = "DeploymentNotFoundError";
+}
+
+/** A state change that the deployment's current status does not allow. */
+export class InvalidTransitionError extends KilnError {
+  override readonly name = "InvalidTransitionError";
+}
+
+/** Another deployment of the service holds the lock. */
+export class DeploymentInProgressError extends KilnError {
+  override readonly name = "DeploymentInProgressError";
+}
+
+/** An AWS call failed in a way that a later attempt may not: throttling, 5xx, timeouts. */
+export class TransientAwsError extends KilnError {
+  override readonly name = "TransientAwsError";
+}
+
+/** An AWS resource Kiln expected is missing (an image, a group, a launch template). */
+export class ResourceNotFoundError extends KilnError {
+  override readonly name = "ResourceNotFoundError";
+}
+
+/** The builder failed: its user data reported an error, it died, or it overran its deadline. */
+export class BakeFailedError extends KilnError {
+  override readonly name = "BakeFailedError";
+}
+
+/** The image could not be created or ended in the `failed` state. */
+export class ImageFailedError extends KilnError {
+  override readonly name = "ImageFailedError";
+}
+
+/** The canary never became healthy within its deadline. */
+export class CanaryUnhealthyError extends KilnError {
+  override readonly name = "CanaryUnhealthyError";
+}
+
+/** The instance refresh failed (and was rolled back, if it could be). */
+export class RefreshFailedError extends KilnError {
+  override readonly name = "RefreshFailedError";
+}
+
+/** The service's config points at something unusable (a group on $Latest that cannot be pinned, …). */
+export class ServiceConfigError extends KilnError {
+  override readonly name = "ServiceConfigError";
+}
+
+/** Names the state machine retries: everything else is terminal. */
+export const transientErrorNames = ["TransientAwsError"] as const;
+
+/** Turns a zod error into readable `path: message` lines. */
+export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string[] {
+  return issues.map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ${issue.message}` : issue.message));
+}
