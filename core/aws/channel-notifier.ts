@@ -1,0 +1,79 @@
+/**
+ * Notifier over a Slack incoming webhook and SES. Delivery is retried a few times and failures
+ * are reported, never thrown: a notification must not fail a deployment.
+ */
+import { SendEmailCommand, type SESv2Client } from "@aws-sdk/client-sesv2";
+import { renderEmail, renderSlackMessage } from "../notification-rendering.ts";
+import type { Notification, Notifier } from "../ports.ts";
+import { sesClient } from "./clients.ts";
+
+export interface ChannelNotifierOptions {
+  slackWebhookUrl?: string | undefined;
+  emailFrom?: string | undefined;
+  ses?: SESv2Client;
+  attempts?: number;
+  log?: (message: string, details: Record<string, unknown>) => void;
+}
+
+type Delivery = { channel: string; delivered: boolean; detail?: string };
+
+async function withRetries(attempts: number, send: () => Promise<void>): Promise<string | undefined> {
+  let lastError = "";
+  for (let attempt = 1; attempt <= attempts; attempt += 1) {
+    try {
+      await send();
+      return undefined;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+    }
+  }
+  return lastError;
+}
+
+export class ChannelNotifier implements Notifier {
+  constructor(private readonly options: ChannelNotifierOptions) {}
+
+  async send(notification: Notification): Promise<Delivery[]> {
+    const deliveries: Array<Promise<Delivery>> = [];
+    if (notification.slack && this.options.slackWebhookUrl) deliveries.push(this.deliver("slack", () => this.postSlack(notification)));
+    if (notification.emails.length > 0 && this.options.emailFrom) deliveries.push(this.deliver("email", () => this.sendEmail(notification)));
+    return Promise.all(deliveries);
+  }
+
+  private async deliver(channel: string, send: () => Promise<void>): Promise<Delivery> {
+    const failure = await withRetries(this.options.attempts ?? 3, send);
+    if (failure === undefined) return { channel, delivered: true };
+    // The webhook URL is a secret: log the channel, never the address.
+    this.options.log?.("notification not delivered", { channel, error: failure });
+    return { channel, delivered: false, detail: failure };
+  }
+
+  private async postSlack(notification: Notification): Promise<void> {
+    const url = this.options.slackWebhookUrl ?? "";
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(renderSlackMessage(notification)),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!response.ok) throw new Error(`Slack answered ${response.status} ${(await response.text()).slice(0, 200)}`);
+  }
+
+  private async sendEmail(notification: Notification): Promise<void> {
+    const email = renderEmail(notification);
+    const ses = this.options.ses ?? sesClient();
+    await ses.send(
+      new SendEmailCommand({
+        FromEmailAddress: this.options.emailFrom,
+        Destination: { ToAddresses: notification.emails },
+        Content: {
+          Simple: {
+            Subject: { Data: email.subject, Charset: "UTF-8" },
+            Body: { Text: { Data: email.text, Charset: "UTF-8" }, Html: { Data: email.html, Charset: "UTF-8" } },
+          },
+        },
+      }),
+    );
+  }
+}
