@@ -4,7 +4,7 @@
  * queue head live on one item and change only by conditional writes (no transactions needed),
  * so concurrent requests, releases and retries cannot start two deployments of one service.
  */
-import type { Deployment } from "./deployment.ts";
+import { type Deployment, inFlightStatuses } from "./deployment.ts";
 import { executionInputSchema, type ExecutionInput } from "./deploy/state.ts";
 import { InvalidInputError, describeIssues } from "./errors.ts";
 import type { DeploymentHistory, ServiceRegistry, WorkflowStarter } from "./ports.ts";
@@ -38,7 +38,11 @@ async function start(deps: QueueDeps, deployment: Deployment): Promise<Deploymen
 
 /** Starts the deployment now if its service is free, else makes it the queue head. */
 export async function admitDeployment(deps: QueueDeps, deployment: Deployment): Promise<Deployment> {
-  if (await deps.services.acquireLock(deployment.service, deployment.id, deps.leaseMs)) return start(deps, deployment);
+  if (await deps.services.acquireLock(deployment.service, deployment.id, deps.leaseMs)) {
+    // A re-admitted deployment may still sit at the queue head; it must not be promoted again.
+    await deps.services.dequeue(deployment.service, deployment.id);
+    return start(deps, deployment);
+  }
 
   const { displaced } = await deps.services.enqueue(deployment.service, deployment.id, deployment.requestedAt);
   if (displaced === deployment.id) {
@@ -60,6 +64,8 @@ export async function startNextQueued(deps: QueueDeps, service: string): Promise
     if (!promoted) return undefined;
     const deployment = await deps.history.get(promoted);
     if (deployment && (deployment.status === "QUEUED" || deployment.status === "PENDING")) return start(deps, deployment);
+    // Already running (promoted twice after a crash): it holds the lock rightly.
+    if (deployment && inFlightStatuses.has(deployment.status)) return deployment;
     // Cancelled or superseded while waiting: hand the lock on.
     await deps.services.releaseLock(service, promoted);
   }

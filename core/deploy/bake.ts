@@ -32,7 +32,7 @@ function provenance(state: DeployState & { plan: NonNullable<DeployState["plan"]
 }
 
 /** Launches the builder whose user data installs the artifact and shuts the instance down. */
-export async function launchBuilder(deps: BakeDeps, raw: DeployState) {
+export async function launchBuilder(deps: Pick<BakeDeps, "history" | "fleet" | "artifacts" | "clock" | "presignSeconds">, raw: DeployState) {
   const state = requireKeys(raw, "plan");
   await deps.history.transition(state.deploymentId, "BAKING");
   await deps.history.markStep(state.deploymentId, "bake", "start");
@@ -55,7 +55,7 @@ export async function launchBuilder(deps: BakeDeps, raw: DeployState) {
 }
 
 /** The builder's verdict: still working, stopped after reporting OK, or failed with its reason. */
-export async function checkBuilder(deps: BakeDeps, raw: DeployState): Promise<Check> {
+export async function checkBuilder(deps: Pick<BakeDeps, "fleet" | "clock">, raw: DeployState): Promise<Check> {
   const state = requireKeys(raw, "builder");
   const { instanceId, deadline } = state.builder;
   const overdue = deps.clock.now().getTime() > Date.parse(deadline);
@@ -76,7 +76,7 @@ export async function checkBuilder(deps: BakeDeps, raw: DeployState): Promise<Ch
 }
 
 /** Creates the image from the stopped builder, tagged with its provenance. */
-export async function createImage(deps: BakeDeps, raw: DeployState) {
+export async function createImage(deps: Pick<BakeDeps, "history" | "images">, raw: DeployState) {
   const state = requireKeys(raw, "plan", "builder");
   const imageId = await deps.images.createFromInstance({
     instanceId: state.builder.instanceId,
@@ -92,7 +92,7 @@ export async function createImage(deps: BakeDeps, raw: DeployState) {
 }
 
 /** Whether the image is available yet. */
-export async function checkImage(deps: BakeDeps, raw: DeployState): Promise<Check> {
+export async function checkImage(deps: Pick<BakeDeps, "history" | "images">, raw: DeployState): Promise<Check> {
   const state = requireKeys(raw, "image");
   const image = await deps.images.describe(state.image.imageId);
   if (!image) return { status: "FAILED", reason: `image ${state.image.imageId} disappeared` };

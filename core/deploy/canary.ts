@@ -12,7 +12,7 @@ export interface CanaryDeps {
 }
 
 /** Launches the canary with the group's launch template, swapping in the new image. */
-export async function launchCanary(deps: CanaryDeps, raw: DeployState) {
+export async function launchCanary(deps: Pick<CanaryDeps, "history" | "fleet" | "groups" | "clock">, raw: DeployState) {
   const state = requireKeys(raw, "plan", "image");
   await deps.history.transition(state.deploymentId, "CANARY", { imageId: state.image.imageId });
   await deps.history.markStep(state.deploymentId, "canary", "start");
@@ -38,7 +38,7 @@ export async function launchCanary(deps: CanaryDeps, raw: DeployState) {
 }
 
 /** One probe of the canary; healthy once `healthyThreshold` probes in a row answered 2xx. */
-export async function checkCanary(deps: CanaryDeps, raw: DeployState) {
+export async function checkCanary(deps: Pick<CanaryDeps, "history" | "fleet" | "probe" | "clock">, raw: DeployState) {
   const state = requireKeys(raw, "plan", "canary");
   const { instanceId, deadline } = state.canary;
   const previous = state.canaryCheck?.consecutive ?? 0;

@@ -45,7 +45,7 @@ export async function terminateDeploymentInstances(
 }
 
 /** The success path: canary gone, SUCCEEDED recorded, the image pinned as last-known-good. */
-export async function finishDeployment(deps: ConcludeDeps, raw: DeployState): Promise<void> {
+export async function finishDeployment(deps: Pick<ConcludeDeps, "history" | "services" | "fleet" | "images" | "clock">, raw: DeployState): Promise<void> {
   const state = requireKeys(raw, "image", "template");
   await deps.history.markStep(state.deploymentId, "roll", "end");
   await deps.history.markStep(state.deploymentId, "finish", "start");
@@ -76,7 +76,7 @@ export function causeMessage(error: CaughtError): string {
 }
 
 /** Records the terminal status of a failed deployment: ROLLED_BACK when the group was restored. */
-export async function recordFailure(deps: ConcludeDeps, state: DeployState): Promise<Deployment> {
+export async function recordFailure(deps: Pick<ConcludeDeps, "history">, state: DeployState): Promise<Deployment> {
   const current = await deps.history.get(state.deploymentId);
   if (!current) throw new DeploymentNotFoundError(`deployment ${state.deploymentId} has no record`);
   if (terminalStatuses.has(current.status)) return current;
@@ -103,7 +103,9 @@ function notifiableOutcome(status: DeploymentStatus) {
 }
 
 /** Tells people about a deployment: `STARTED`, or the outcome its record shows. */
-export async function notifyDeployment(deps: ConcludeDeps, deploymentId: string, kind?: "STARTED") {
+export async function notifyDeployment(
+  deps: Pick<ConcludeDeps, "history" | "services" | "notifier" | "dashboardUrl">,
+  deploymentId: string, kind?: "STARTED") {
   const deployment = await deps.history.get(deploymentId);
   if (!deployment) throw new DeploymentNotFoundError(`deployment ${deploymentId} has no record`);
   const outcome = kind ?? notifiableOutcome(deployment.status);
@@ -113,7 +115,7 @@ export async function notifyDeployment(deps: ConcludeDeps, deploymentId: string,
 }
 
 /** Hands the service's lock to the next queued deployment, if any. */
-export async function releaseDeploymentLock(deps: ConcludeDeps, state: Pick<DeployState, "deploymentId" | "service">) {
+export async function releaseDeploymentLock(deps: QueueDeps, state: Pick<DeployState, "deploymentId" | "service">) {
   const next = await releaseAndStartNext(deps, { id: state.deploymentId, service: state.service });
   return { nextDeploymentId: next?.id ?? null };
 }

@@ -54,18 +54,19 @@ export async function startRefresh(deps: RollDeps, raw: DeployState) {
 }
 
 /** The refresh's progress, from the rollback refresh when one was started. */
-export async function checkRefresh(deps: RollDeps, raw: DeployState) {
+export async function checkRefresh(deps: Pick<RollDeps, "groups">, raw: DeployState) {
   const state = requireKeys(raw, "plan", "refresh");
   const refreshId = state.rollback?.refreshId ?? state.refresh.refreshId;
   const refresh = await deps.groups.describeRefresh(state.plan.groupName, refreshId);
-  return { status: refresh.status, percentComplete: refresh.percentComplete, reason: refresh.reason };
+  // The failure path's Pass states read the reason: it is always present.
+  return { status: refresh.status, percentComplete: refresh.percentComplete, reason: refresh.reason ?? `instance refresh ${refreshId} is ${refresh.status}` };
 }
 
 /**
  * Returns the group to the version it ran before: rolls back a refresh still in progress, or
  * (when AWS could not) points the group back and refreshes towards the old version.
  */
-export async function rollBack(deps: RollDeps, raw: DeployState) {
+export async function rollBack(deps: Pick<RollDeps, "groups">, raw: DeployState) {
   const state = requireKeys(raw, "plan", "group");
   const reason = state.refreshCheck?.reason ?? state.error?.Cause ?? "the instance refresh failed";
   if (state.refresh && (await deps.groups.rollbackRefresh(state.plan.groupName))) {

@@ -1,0 +1,19 @@
+/** The one place functions get their logger from; every line carries the deployment it concerns. */
+import { Logger } from "@aws-lambda-powertools/logger";
+
+export const logger = new Logger({ serviceName: "kiln" });
+
+const correlationKeys = ["deploymentId", "service"] as const;
+
+/** The ids worth putting on every log line of an invocation, from whatever the event holds. */
+export function correlationOf(event: unknown): Record<string, string> {
+  if (typeof event !== "object" || event === null) return {};
+  const fields: Record<string, string> = {};
+  const source: Record<string, unknown> = { ...event };
+  for (const key of correlationKeys) if (typeof source[key] === "string") fields[key] = source[key];
+  const image = source.image;
+  if (typeof image === "object" && image !== null && "imageId" in image && typeof image.imageId === "string") fields.imageId = image.imageId;
+  const plan = source.plan;
+  if (typeof plan === "object" && plan !== null && "groupName" in plan && typeof plan.groupName === "string") fields.groupName = plan.groupName;
+  return fields;
+}

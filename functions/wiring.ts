@@ -1,0 +1,36 @@
+/**
+ * Adapters built from the function's environment. Each factory reads only the variables its
+ * adapter needs, and bundles keep only the factories their function calls (package.json
+ * declares the code free of import side effects), so a role's permissions follow its imports.
+ */
+import { AutoScalingGroups } from "../core/aws/auto-scaling-groups.ts";
+import { ChannelNotifier } from "../core/aws/channel-notifier.ts";
+import { DynamoDeploymentHistory } from "../core/aws/dynamo-deployment-history.ts";
+import { DynamoServiceRegistry } from "../core/aws/dynamo-service-registry.ts";
+import { Ec2Fleet } from "../core/aws/ec2-fleet.ts";
+import { Ec2ImageCatalog } from "../core/aws/ec2-image-catalog.ts";
+import { httpHealthProbe } from "../core/aws/http-health-probe.ts";
+import { S3ArtifactStore } from "../core/aws/s3-artifact-store.ts";
+import { SfnWorkflowStarter } from "../core/aws/sfn-workflow-starter.ts";
+import { systemClock } from "../core/ports.ts";
+import { leaseMs, optionalEnv, requireEnv } from "./environment.ts";
+import { logger } from "./observability.ts";
+
+export const history = () => new DynamoDeploymentHistory(requireEnv("KILN_TABLE_NAME"));
+export const services = () => new DynamoServiceRegistry(requireEnv("KILN_TABLE_NAME"));
+export const artifacts = () => new S3ArtifactStore();
+export const fleet = () => new Ec2Fleet(requireEnv("KILN_BUILDER_INSTANCE_PROFILE"));
+export const images = () => new Ec2ImageCatalog();
+export const groups = () => new AutoScalingGroups();
+export const workflow = () => new SfnWorkflowStarter(requireEnv("KILN_STATE_MACHINE_ARN"));
+export const probe = () => httpHealthProbe;
+export const clock = () => systemClock;
+export const notifier = () =>
+  new ChannelNotifier({
+    slackWebhookUrl: optionalEnv("KILN_SLACK_WEBHOOK_URL"),
+    emailFrom: optionalEnv("KILN_EMAIL_FROM"),
+    log: (message, details) => logger.warn(message, details),
+  });
+
+/** What the queue rules need: the history, the registry and the workflow. */
+export const queueDeps = () => ({ history: history(), services: services(), workflow: workflow(), leaseMs: leaseMs() });

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import aslValidator from "asl-validator";
+import { buildDeployWorkflow, deployTaskFunctions } from "../../workflows/deploy-workflow.ts";
+import { kilnFunctions } from "../../workflows/functions.ts";
+
+const arn = (name: string) => `arn:aws:lambda:us-east-1:123456789012:function:kiln-${name}`;
+const definition = buildDeployWorkflow(arn);
+const states = Object.entries(definition.States);
+
+function targets(state: Record<string, unknown>): string[] {
+  const next = typeof state.Next === "string" ? [state.Next] : [];
+  const fallback = typeof state.Default === "string" ? [state.Default] : [];
+  const choices = Array.isArray(state.Choices) ? state.Choices.map((choice: { Next: string }) => choice.Next) : [];
+  const catches = Array.isArray(state.Catch) ? state.Catch.map((catcher: { Next: string }) => catcher.Next) : [];
+  return [...next, ...fallback, ...choices, ...catches];
+}
+
+describe("buildDeployWorkflow", () => {
+  it("produces a definition asl-validator accepts", () => {
+    const { isValid, errors } = aslValidator(definition);
+    expect(errors).toEqual([]);
+    expect(isValid).toBe(true);
+  });
+
+  it("binds every Task state to a function Kiln deploys", () => {
+    const tasks = states.filter(([, state]) => state.Type === "Task");
+    expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(deployTaskFunctions).sort());
+    for (const [name, state] of tasks) {
+      const fn = deployTaskFunctions[name as keyof typeof deployTaskFunctions];
+      expect(fn in kilnFunctions).toBe(true);
+      expect(state.Resource).toBe(arn(fn));
+    }
+  });
+
+  it("sends every catch of the happy path to Cleanup", () => {
+    const failurePath = new Set(["Cleanup", "RecordOutcome", "NotifyOutcome", "ReleaseLock", "NotifyStarted", "NotifySucceeded", "ReleaseLockAfterSuccess"]);
+    for (const [name, state] of states) {
+      if (state.Type !== "Task" || failurePath.has(name)) continue;
+      expect(state.Catch, name).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Cleanup" }]);
+    }
+  });
+
+  it("retries only transient errors on the steps", () => {
+    for (const [name, state] of states) {
+      if (state.Type !== "Task" || name === "ReleaseLock") continue;
+      const retriers = state.Retry as Array<{ ErrorEquals: string[] }>;
+      expect(retriers.flatMap((retrier) => retrier.ErrorEquals), name).not.toContain("States.ALL");
+      expect(retriers.flatMap((retrier) => retrier.ErrorEquals), name).toContain("TransientAwsError");
+    }
+  });
+
+  it("reaches every state from StartAt, and the failure path ends in a Fail state", () => {
+    const seen = new Set<string>();
+    const queue = [definition.StartAt];
+    while (queue.length > 0) {
+      const name = queue.shift() as string;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const state = definition.States[name];
+      expect(state, `state ${name} is referenced but missing`).toBeDefined();
+      queue.push(...targets(state as Record<string, unknown>));
+    }
+    expect([...seen].sort()).toEqual(Object.keys(definition.States).sort());
+    expect(definition.States.ReleaseLock?.Next).toBe("DeploymentFailed");
+    expect(definition.States.DeploymentFailed?.Type).toBe("Fail");
+  });
+
+  it("waits with intervals from the plan, never a fixed sleep", () => {
+    const waits = states.filter(([, state]) => state.Type === "Wait");
+    expect(waits.length).toBeGreaterThanOrEqual(5);
+    for (const [, state] of waits) expect(String(state.SecondsPath)).toMatch(/^\$\.plan\.poll\./);
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * The deploy workflow: JSONPath ASL built in TypeScript. The same definition runs on AWS Step
+ * Functions and in the local cloud; only the function ARNs differ. Slow AWS operations are
+ * start/check pairs with Wait → Check → Choice loops whose intervals come from the service's
+ * config (`$.plan.poll`), so no function ever sleeps. Every failure goes through one path:
+ * Cleanup → RecordOutcome → NotifyOutcome → ReleaseLock → DeploymentFailed.
+ */
+import type { KilnFunctionName } from "./functions.ts";
+
+type State = Record<string, unknown>;
+
+export interface StateMachineDefinition {
+  Comment: string;
+  StartAt: string;
+  TimeoutSeconds: number;
+  States: Record<string, State>;
+}
+
+/** Errors worth another attempt: Kiln's transient AWS errors and Lambda's own service hiccups. */
+export const retriedErrors = [
+  "TransientAwsError",
+  "Lambda.ServiceException",
+  "Lambda.AWSLambdaException",
+  "Lambda.SdkClientException",
+  "Lambda.TooManyRequestsException",
+];
+
+/** The state name → function binding, for every Task state (the local cloud binds by state name). */
+export const deployTaskFunctions = {
+  Prepare: "prepare",
+  NotifyStarted: "notify",
+  LaunchBuilder: "launchBuilder",
+  CheckBuilder: "checkBuilder",
+  CreateImage: "createImage",
+  CheckImage: "checkImage",
+  TerminateBuilder: "terminateInstances",
+  LaunchCanary: "launchCanary",
+  CheckCanary: "checkCanary",
+  PinGroupVersion: "pinGroupVersion",
+  CreateTemplateVersion: "createTemplateVersion",
+  StartRefresh: "startRefresh",
+  CheckRefresh: "checkRefresh",
+  RollBack: "rollBack",
+  CheckRollback: "checkRefresh",
+  Finish: "finish",
+  NotifySucceeded: "notify",
+  ReleaseLockAfterSuccess: "releaseLock",
+  Cleanup: "terminateInstances",
+  RecordOutcome: "recordOutcome",
+  NotifyOutcome: "notify",
+  ReleaseLock: "releaseLock",
+} as const satisfies Record<string, KilnFunctionName>;
+
+export type DeployTaskState = keyof typeof deployTaskFunctions;
+
+/** The whole workflow gives up after this long; a service's lock lease outlives it. */
+export const deployTimeoutSeconds = 3 * 60 * 60;
+
+const retry = [{ ErrorEquals: retriedErrors, IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: "FULL" }];
+const toCleanup = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Cleanup" }];
+
+/** Builds the definition; `functionArn` names the deployed function behind each task. */
+export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => string): StateMachineDefinition {
+  const task = (state: DeployTaskState, fields: State): State => ({
+    Type: "Task",
+    Resource: functionArn(deployTaskFunctions[state]),
+    TimeoutSeconds: 120,
+    Retry: retry,
+    ...fields,
+  });
+  /** A start/check task in the happy path: its result under `resultPath`, failures to Cleanup. */
+  const step = (state: DeployTaskState, resultPath: string | null, next: string, extra: State = {}) =>
+    task(state, { ResultPath: resultPath, Next: next, Catch: toCleanup, ...extra });
+  const wait = (secondsPath: string, next: string): State => ({ Type: "Wait", SecondsPath: secondsPath, Next: next });
+  const statusIs = (variable: string, value: string, next: string) => ({ Variable: variable, StringEquals: value, Next: next });
+  /** Turns a FAILED check verdict into the error the failure path records. */
+  const failWith = (error: string, causePath: string): State => ({
+    Type: "Pass",
+    Parameters: { Error: error, "Cause.$": causePath },
+    ResultPath: "$.error",
+    Next: "Cleanup",
+  });
+  const notify = (state: DeployTaskState, next: string, kind?: "STARTED"): State =>
+    task(state, {
+      Parameters: { "deploymentId.$": "$.deploymentId", ...(kind ? { kind } : {}) },
+      ResultPath: null,
+      Next: next,
+      // A notification never decides a deployment's fate.
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: null, Next: next }],
+    });
+
+  return {
+    Comment: "Kiln deploy: bake an image from an artifact, prove it on a canary, roll the group",
+    StartAt: "Prepare",
+    TimeoutSeconds: deployTimeoutSeconds,
+    States: {
+      Prepare: step("Prepare", "$.plan", "NotifyStarted"),
+      NotifyStarted: notify("NotifyStarted", "CacheHit?", "STARTED"),
+      "CacheHit?": {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.cachedImageId", IsString: true, Next: "UseCachedImage" }],
+        Default: "LaunchBuilder",
+      },
+      UseCachedImage: {
+        Type: "Pass",
+        Parameters: { "imageId.$": "$.plan.cachedImageId", cached: true },
+        ResultPath: "$.image",
+        Next: "LaunchCanary",
+      },
+
+      LaunchBuilder: step("LaunchBuilder", "$.builder", "WaitForBuilder"),
+      WaitForBuilder: wait("$.plan.poll.builderSeconds", "CheckBuilder"),
+      CheckBuilder: step("CheckBuilder", "$.builderCheck", "BuilderDone?"),
+      "BuilderDone?": {
+        Type: "Choice",
+        Choices: [
+          statusIs("$.builderCheck.status", "RUNNING", "WaitForBuilder"),
+          statusIs("$.builderCheck.status", "SUCCEEDED", "CreateImage"),
+        ],
+        Default: "BakeFailed",
+      },
+      BakeFailed: failWith("BakeFailedError", "$.builderCheck.reason"),
+      CreateImage: step("CreateImage", "$.image", "WaitForImage"),
+      WaitForImage: wait("$.plan.poll.imageSeconds", "CheckImage"),
+      CheckImage: step("CheckImage", "$.imageCheck", "ImageDone?"),
+      "ImageDone?": {
+        Type: "Choice",
+        Choices: [
+          statusIs("$.imageCheck.status", "RUNNING", "WaitForImage"),
+          statusIs("$.imageCheck.status", "SUCCEEDED", "TerminateBuilder"),
+        ],
+        Default: "ImageFailed",
+      },
+      ImageFailed: failWith("ImageFailedError", "$.imageCheck.reason"),
+      TerminateBuilder: step("TerminateBuilder", null, "LaunchCanary", { Parameters: { "deployment.$": "$", roles: ["builder"] } }),
+
+      LaunchCanary: step("LaunchCanary", "$.canary", "WaitForCanary"),
+      WaitForCanary: wait("$.plan.poll.canarySeconds", "CheckCanary"),
+      CheckCanary: step("CheckCanary", "$.canaryCheck", "CanaryDone?"),
+      "CanaryDone?": {
+        Type: "Choice",
+        Choices: [
+          statusIs("$.canaryCheck.status", "RUNNING", "WaitForCanary"),
+          statusIs("$.canaryCheck.status", "SUCCEEDED", "PinGroupVersion"),
+        ],
+        Default: "CanaryFailed",
+      },
+      CanaryFailed: failWith("CanaryUnhealthyError", "$.canaryCheck.reason"),
+
+      PinGroupVersion: step("PinGroupVersion", "$.group", "CreateTemplateVersion"),
+      CreateTemplateVersion: step("CreateTemplateVersion", "$.template", "StartRefresh"),
+      StartRefresh: step("StartRefresh", "$.refresh", "WaitForRefresh"),
+      WaitForRefresh: wait("$.plan.poll.refreshSeconds", "CheckRefresh"),
+      CheckRefresh: step("CheckRefresh", "$.refreshCheck", "RefreshDone?"),
+      "RefreshDone?": {
+        Type: "Choice",
+        Choices: [
+          statusIs("$.refreshCheck.status", "RUNNING", "WaitForRefresh"),
+          statusIs("$.refreshCheck.status", "ROLLING_BACK", "WaitForRefresh"),
+          statusIs("$.refreshCheck.status", "SUCCEEDED", "Finish"),
+          statusIs("$.refreshCheck.status", "ROLLED_BACK", "RefreshRolledBack"),
+        ],
+        Default: "RollBack",
+      },
+      RefreshRolledBack: failWith("RefreshFailedError", "$.refreshCheck.reason"),
+      RollBack: step("RollBack", "$.rollback", "WaitForRollback"),
+      WaitForRollback: wait("$.plan.poll.refreshSeconds", "CheckRollback"),
+      CheckRollback: step("CheckRollback", "$.refreshCheck", "RollbackDone?"),
+      "RollbackDone?": {
+        Type: "Choice",
+        Choices: [
+          statusIs("$.refreshCheck.status", "RUNNING", "WaitForRollback"),
+          statusIs("$.refreshCheck.status", "ROLLING_BACK", "WaitForRollback"),
+          statusIs("$.refreshCheck.status", "SUCCEEDED", "RolledBack"),
+          statusIs("$.refreshCheck.status", "ROLLED_BACK", "RolledBack"),
+        ],
+        Default: "RollbackFailed",
+      },
+      RolledBack: failWith("RefreshFailedError", "$.rollback.reason"),
+      RollbackFailed: failWith("RollbackFailedError", "$.refreshCheck.reason"),
+
+      Finish: step("Finish", null, "NotifySucceeded"),
+      NotifySucceeded: notify("NotifySucceeded", "ReleaseLockAfterSuccess"),
+      ReleaseLockAfterSuccess: task("ReleaseLockAfterSuccess", { ResultPath: "$.next", Next: "Deployed" }),
+      Deployed: { Type: "Succeed" },
+
+      Cleanup: task("Cleanup", {
+        Parameters: { "deployment.$": "$", roles: ["builder", "canary"] },
+        ResultPath: null,
+        Next: "RecordOutcome",
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.cleanupError", Next: "RecordOutcome" }],
+      }),
+      RecordOutcome: task("RecordOutcome", {
+        ResultPath: "$.outcome",
+        Next: "NotifyOutcome",
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.recordError", Next: "NotifyOutcome" }],
+      }),
+      NotifyOutcome: notify("NotifyOutcome", "ReleaseLock"),
+      ReleaseLock: task("ReleaseLock", {
+        ResultPath: "$.next",
+        Next: "DeploymentFailed",
+        Retry: [{ ...retry[0], ErrorEquals: ["States.ALL"], MaxAttempts: 8 }],
+      }),
+      DeploymentFailed: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
+    },
+  };
+}
