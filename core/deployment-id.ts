@@ -10,6 +10,8 @@ export interface ObjectIdentity {
   key: string;
   versionId?: string | undefined;
   etag?: string | undefined;
+  /** Set by API callers to deploy the same object again (an S3 event never sets it). */
+  idempotencyKey?: string | undefined;
 }
 
 const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -20,10 +22,11 @@ function encode(digest: Buffer, length: number): string {
   return id;
 }
 
-/** `d-` + 24 base-36 characters of sha256(bucket, key, version or ETag): also a valid execution name. */
+/** `d-` + 24 base-36 characters of sha256(bucket, key, version or ETag[, key]): also a valid execution name. */
 export function deploymentIdForObject(object: ObjectIdentity): string {
   const revision = object.versionId ?? object.etag?.replaceAll('"', "") ?? "";
-  const digest = createHash("sha256").update(JSON.stringify([object.bucket, object.key, revision])).digest();
+  const identity = [object.bucket, object.key, revision, ...(object.idempotencyKey ? [object.idempotencyKey] : [])];
+  const digest = createHash("sha256").update(JSON.stringify(identity)).digest();
   return `d-${encode(digest, 24)}`;
 }
 

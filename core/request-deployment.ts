@@ -24,6 +24,8 @@ export interface DeploymentRequest {
   key: string;
   versionId?: string | undefined;
   etag?: string | undefined;
+  /** An API caller's key: the same object requested again under a new key is a new deployment. */
+  idempotencyKey?: string | undefined;
   trigger: Trigger;
 }
 
