@@ -136,7 +136,7 @@ export class FleetReconciler {
         streak.failures >= unhealthyThreshold &&
         now - instance.launchedAt >= graceMs(this.context, group)
       ) {
-        const reason = `failed ${streak.failures} consecutive health checks on ${target.path}:${target.port} (${result.detail})`;
+        const reason = `failed ${streak.failures} consecutive health checks on port ${target.port} ${target.path} (${result.detail})`;
         changed = this.markUnhealthy(group, instance, reason) || changed;
       }
     });

@@ -21,9 +21,12 @@ export const launchTemplateParam = z
     LaunchTemplateName: z.string().min(1).optional(),
     Version: z.string().min(1).optional(),
   })
-  .refine((template) => (template.LaunchTemplateId === undefined) !== (template.LaunchTemplateName === undefined), {
-    message: "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
-  });
+  .refine(
+    (template) => (template.LaunchTemplateId === undefined) !== (template.LaunchTemplateName === undefined),
+    {
+      message: "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
+    },
+  );
 
 function templateRequest(param: z.infer<typeof launchTemplateParam>) {
   return { id: param.LaunchTemplateId, name: param.LaunchTemplateName, version: param.Version };

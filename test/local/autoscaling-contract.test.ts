@@ -778,6 +778,11 @@ describe("instance refresh", () => {
         DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: "lt-0web", Version: "3" } },
       }),
     );
+    // Once the refresh has launched its replacement, rolling back must replace that one too.
+    await eventually(async () => {
+      const group = await describeGroup("manual-rollback");
+      expect(group.Instances?.some((instance) => instance.LaunchTemplate?.Version === "3")).toBe(true);
+    });
 
     const rolledBack = await client.send(
       new RollbackInstanceRefreshCommand({ AutoScalingGroupName: "manual-rollback" }),
@@ -787,8 +792,15 @@ describe("instance refresh", () => {
     expect(rolledBack.InstanceRefreshId).toBe(InstanceRefreshId);
     expect(refresh.Status).toBe("RollbackSuccessful");
     expect(refresh.RollbackDetails?.RollbackReason).toContain("RollbackInstanceRefresh");
+    expect(refresh.RollbackDetails?.InstancesToUpdateOnRollback).toBe(1);
     const group = await groupServing("manual-rollback", 1);
     expect(group.Instances?.[0]?.LaunchTemplate?.Version).toBe("1");
+    const updated = [...ec2.instances.values()].filter(
+      (instance) =>
+        instance.tags["aws:autoscaling:groupName"] === "manual-rollback" && instance.version === "3",
+    );
+    expect(updated.length).toBeGreaterThan(0);
+    expect(updated.map((instance) => instance.state)).toEqual(updated.map(() => "terminated"));
   });
 
   it("rejects rollback without a desired configuration or from $Latest, as AWS does", async () => {
