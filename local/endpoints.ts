@@ -69,7 +69,9 @@ export async function listen(server: Server, port: number, service: string): Pro
 /** Closes `server`, ending idle keep-alive connections so that close does not hang. */
 export async function closeServer(server: Server): Promise<void> {
   if (!server.listening) return;
-  const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  const closed = new Promise<void>((resolve, reject) =>
+    server.close((error) => (error ? reject(error) : resolve())),
+  );
   server.closeIdleConnections();
   // Connections still mid-request get a moment to finish, then are cut.
   const cut = setTimeout(() => server.closeAllConnections(), 2000);

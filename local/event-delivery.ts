@@ -59,7 +59,8 @@ export class EventDelivery {
         this.options.log(
           `delivery of ${description} failed (attempt ${attempt}/${this.attempts}): ${reason}${last ? " — dropped" : ""}`,
         );
-        if (!last && !this.closed) await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * attempt));
+        if (!last && !this.closed)
+          await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * attempt));
         if (this.closed) return;
       }
     }

@@ -6,15 +6,15 @@
  * so it can be swapped for another server behind the same `startS3` without touching callers.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { createHash, randomBytes } from "node:crypto";
 import * as nodeCrypto from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { createServer, type IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { S3Event, S3EventRecord } from "aws-lambda";
 import { z } from "zod";
-import { closeServer, listen, localCredentials, type Log, region } from "./endpoints.ts";
+import { closeServer, type Log, listen, localCredentials, region } from "./endpoints.ts";
 import { EventDelivery } from "./event-delivery.ts";
 
 export interface S3Options {
@@ -72,8 +72,9 @@ let s3rverConstructor: S3rverConstructor | undefined;
 function loadS3rver(): S3rverConstructor {
   if (s3rverConstructor !== undefined) return s3rverConstructor;
   const bucketController = join("s3rver", "lib", "controllers", "bucket.js");
-  const moduleApi: { _load: (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown } =
-    require("node:module");
+  const moduleApi: {
+    _load: (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown;
+  } = require("node:module");
   const originalLoad = moduleApi._load;
   // Only s3rver's bucket controller sees the substitute, and only while s3rver loads.
   moduleApi._load = function load(request, parent, isMain) {
@@ -221,7 +222,8 @@ async function describeObject(
   key: string,
   reported: { size?: number | undefined; eTag?: string | undefined },
 ): Promise<{ size: number; eTag: string }> {
-  if (reported.size !== undefined && reported.eTag !== undefined) return { size: reported.size, eTag: reported.eTag };
+  if (reported.size !== undefined && reported.eTag !== undefined)
+    return { size: reported.size, eTag: reported.eTag };
   // A copy event carries no ETag: read it from the stored object, as HeadObject would.
   const metadata = z
     .object({ etag: z.string(), "content-length": z.coerce.number() })
@@ -268,4 +270,3 @@ function buildRecord(facts: {
     },
   };
 }
-

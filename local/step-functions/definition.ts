@@ -120,7 +120,9 @@ export function scaledTimeOverrides(
       waitTimeOverrides[name] = Math.round(state.Seconds * 1000 * scale);
     }
     if (state.Retry !== undefined) {
-      retryIntervalOverrides[name] = state.Retry.map((retrier) => Math.round((retrier.IntervalSeconds ?? 1) * 1000 * scale));
+      retryIntervalOverrides[name] = state.Retry.map((retrier) =>
+        Math.round((retrier.IntervalSeconds ?? 1) * 1000 * scale),
+      );
     }
   }
   return { waitTimeOverrides, retryIntervalOverrides };

@@ -96,7 +96,12 @@ export class ExecutionRun {
       overrides: { taskResourceLocalHandlers, ...scaledTimeOverrides(compiled.states, waitScale) },
       noThrowOnAbort: true,
       context: {
-        Execution: { Id: record.executionArn, Name: record.name, RoleArn: "", StartTime: new Date(record.startDate).toISOString() },
+        Execution: {
+          Id: record.executionArn,
+          Name: record.name,
+          RoleArn: "",
+          StartTime: new Date(record.startDate).toISOString(),
+        },
         StateMachine: { Id: record.stateMachineArn, Name: stateMachineName },
       },
     });
@@ -117,7 +122,11 @@ export class ExecutionRun {
     if (cause !== undefined) details.cause = cause;
     // finish marks the run finished before it awaits, so the aborted interpreter's last
     // events and its null result are ignored.
-    const ended = this.finish("ABORTED", { error, cause }, ["ExecutionAborted", "executionAbortedEventDetails", details]);
+    const ended = this.finish("ABORTED", { error, cause }, [
+      "ExecutionAborted",
+      "executionAbortedEventDetails",
+      details,
+    ]);
     this.abortInterpreter?.();
     await ended;
   }
@@ -132,7 +141,8 @@ export class ExecutionRun {
     try {
       for await (const event of events) {
         if (this.finished || this.interrupted) continue;
-        if (event.type === "StateEntered" || event.type === "StateRetried") this.record.stats.stateTransitions += 1;
+        if (event.type === "StateEntered" || event.type === "StateRetried")
+          this.record.stats.stateTransitions += 1;
         this.history.recordInterpreterEvent(event, this.options.compiled.states);
         this.changed();
       }
@@ -143,7 +153,9 @@ export class ExecutionRun {
 
   private async runTask(stateName: string, task: TaskStateFacts, input: JsonValue): Promise<JsonValue> {
     const optimised = task.resource === lambdaInvokeResource;
-    const { functionArn, payload } = optimised ? optimisedInvocation(input) : { functionArn: task.resource, payload: input };
+    const { functionArn, payload } = optimised
+      ? optimisedInvocation(input)
+      : { functionArn: task.resource, payload: input };
     let timedOut = false;
     // Set before the interpreter sets its own timer for the same duration, so this one fires
     // first and records the timeout; the interpreter's timer then fails the state.
@@ -166,7 +178,10 @@ export class ExecutionRun {
         parameters: jsonText(input),
         timeoutInSeconds: task.timeoutSeconds,
       });
-      this.history.add("TaskStarted", "taskStartedEventDetails", { resourceType: "lambda", resource: "invoke" });
+      this.history.add("TaskStarted", "taskStartedEventDetails", {
+        resourceType: "lambda",
+        resource: "invoke",
+      });
     } else {
       this.history.add("LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", {
         resource: functionArn,
@@ -181,7 +196,13 @@ export class ExecutionRun {
     const startedAt = Date.now();
     const started = performance.now();
     const timing = (outcome: "succeeded" | "failed" | "timed out") =>
-      this.record.stats.tasks.push({ state: stateName, functionArn, startedAt, durationMs: performance.now() - started, outcome });
+      this.record.stats.tasks.push({
+        state: stateName,
+        functionArn,
+        startedAt,
+        durationMs: performance.now() - started,
+        outcome,
+      });
     try {
       const output = toJsonValue(await this.options.invokeFunction(functionArn, payload));
       clearTimeout(timer);
@@ -191,7 +212,10 @@ export class ExecutionRun {
       }
       timing("succeeded");
       const result = optimised ? optimisedResult(output) : output;
-      this.taskEvent(optimised, "Succeeded", { output: jsonText(result), outputDetails: { truncated: false } });
+      this.taskEvent(optimised, "Succeeded", {
+        output: jsonText(result),
+        outputDetails: { truncated: false },
+      });
       return result;
     } catch (error) {
       clearTimeout(timer);
@@ -202,17 +226,27 @@ export class ExecutionRun {
     }
   }
 
-  private taskEvent(optimised: boolean, outcome: "Succeeded" | "Failed" | "TimedOut", details: Record<string, unknown>): void {
+  private taskEvent(
+    optimised: boolean,
+    outcome: "Succeeded" | "Failed" | "TimedOut",
+    details: Record<string, unknown>,
+  ): void {
     if (this.finished || this.interrupted) return;
     if (optimised) {
-      this.history.add(`Task${outcome}`, `task${outcome}EventDetails`, { resourceType: "lambda", resource: "invoke", ...details });
+      this.history.add(`Task${outcome}`, `task${outcome}EventDetails`, {
+        resourceType: "lambda",
+        resource: "invoke",
+        ...details,
+      });
     } else {
       this.history.add(`LambdaFunction${outcome}`, `lambdaFunction${outcome}EventDetails`, details);
     }
     this.changed();
   }
 
-  private async conclude(result: { ok: true; output: unknown } | { ok: false; error: unknown }): Promise<void> {
+  private async conclude(
+    result: { ok: true; output: unknown } | { ok: false; error: unknown },
+  ): Promise<void> {
     if (this.finished || this.interrupted) return;
     if (result.ok) {
       const output = jsonText(result.output);
@@ -224,13 +258,22 @@ export class ExecutionRun {
       return;
     }
     if (result.error instanceof ExecutionTimeoutError) {
-      const failure = { error: "States.Timeout", cause: "The execution ran longer than the state machine's TimeoutSeconds." };
-      await this.finish("TIMED_OUT", failure, ["ExecutionTimedOut", "executionTimedOutEventDetails", failure]);
+      const failure = {
+        error: "States.Timeout",
+        cause: "The execution ran longer than the state machine's TimeoutSeconds.",
+      };
+      await this.finish("TIMED_OUT", failure, [
+        "ExecutionTimedOut",
+        "executionTimedOutEventDetails",
+        failure,
+      ]);
       return;
     }
     const inner = result.error instanceof ExecutionError ? result.error.cause : result.error;
     const failure =
-      inner instanceof Error ? { error: inner.name, cause: inner.message } : { error: "States.Runtime", cause: String(inner) };
+      inner instanceof Error
+        ? { error: inner.name, cause: inner.message }
+        : { error: "States.Runtime", cause: String(inner) };
     await this.finish("FAILED", failure, ["ExecutionFailed", "executionFailedEventDetails", failure]);
   }
 
@@ -257,11 +300,18 @@ export class ExecutionRun {
 }
 
 function optimisedInvocation(input: JsonValue): { functionArn: string; payload: unknown } {
-  if (typeof input !== "object" || input === null || Array.isArray(input) || typeof input.FunctionName !== "string") {
+  if (
+    typeof input !== "object" ||
+    input === null ||
+    Array.isArray(input) ||
+    typeof input.FunctionName !== "string"
+  ) {
     throw new TaskError("States.Runtime", "lambda:invoke needs Parameters with a FunctionName");
   }
   const name = input.FunctionName;
-  const functionArn = name.startsWith("arn:") ? name : `arn:aws:lambda:${region}:${accountId}:function:${name}`;
+  const functionArn = name.startsWith("arn:")
+    ? name
+    : `arn:aws:lambda:${region}:${accountId}:function:${name}`;
   return { functionArn, payload: input.Payload ?? {} };
 }
 

@@ -146,9 +146,11 @@ export class ExecutionStore {
         await rename(temporary, path);
       });
     this.writes.set(path, next);
-    void next.finally(() => {
-      if (this.writes.get(path) === next) this.writes.delete(path);
-    }).catch(() => {});
+    void next
+      .finally(() => {
+        if (this.writes.get(path) === next) this.writes.delete(path);
+      })
+      .catch(() => {});
     return next;
   }
 }

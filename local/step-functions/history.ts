@@ -20,9 +20,8 @@ export const historyEventSchema = z.object({
 export type HistoryEvent = z.infer<typeof historyEventSchema>;
 
 /** One event as aws-local-stepfunctions reports it. */
-export type InterpreterEvent = ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer Event>
-  ? Event
-  : never;
+export type InterpreterEvent =
+  ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer Event> ? Event : never;
 
 const untruncated = { truncated: false };
 
@@ -92,10 +91,16 @@ export class ExecutionHistory {
         return;
       case "MapIterationStarted":
       case "MapIterationSucceeded":
-        this.add(event.type, `${lowerFirst(event.type)}EventDetails`, { name: event.parentState.name, index: event.index });
+        this.add(event.type, `${lowerFirst(event.type)}EventDetails`, {
+          name: event.parentState.name,
+          index: event.index,
+        });
         return;
       case "MapIterationFailed":
-        this.add(event.type, "mapIterationFailedEventDetails", { name: event.parentState.name, index: event.index });
+        this.add(event.type, "mapIterationFailedEventDetails", {
+          name: event.parentState.name,
+          index: event.index,
+        });
         return;
       default:
         return;
@@ -108,7 +113,10 @@ function lowerFirst(text: string): string {
 }
 
 /** A history event as the JSON protocol returns it; without inputs and outputs when asked. */
-export function renderHistoryEvent(event: HistoryEvent, includeExecutionData: boolean): Record<string, unknown> {
+export function renderHistoryEvent(
+  event: HistoryEvent,
+  includeExecutionData: boolean,
+): Record<string, unknown> {
   const rendered: Record<string, unknown> = {
     id: event.id,
     previousEventId: event.previousEventId,
@@ -118,7 +126,8 @@ export function renderHistoryEvent(event: HistoryEvent, includeExecutionData: bo
   if (event.detailsKey !== undefined && event.details !== undefined) {
     const details = { ...event.details };
     if (!includeExecutionData) {
-      for (const field of ["input", "output", "parameters", "inputDetails", "outputDetails"]) delete details[field];
+      for (const field of ["input", "output", "parameters", "inputDetails", "outputDetails"])
+        delete details[field];
     }
     rendered[event.detailsKey] = details;
   }

@@ -30,13 +30,20 @@ export async function handleJsonRequest(
 ): Promise<void> {
   try {
     const target = request.headers["x-amz-target"];
-    const action = typeof target === "string" && target.startsWith("AWSStepFunctions.") ? target.slice(17) : undefined;
+    const action =
+      typeof target === "string" && target.startsWith("AWSStepFunctions.") ? target.slice(17) : undefined;
     if (request.method !== "POST" || action === undefined) {
-      throw new SfnError("UnknownOperationException", "Expected POST / with x-amz-target: AWSStepFunctions.<Action>");
+      throw new SfnError(
+        "UnknownOperationException",
+        "Expected POST / with x-amz-target: AWSStepFunctions.<Action>",
+      );
     }
     const handler = Object.hasOwn(actions, action) ? actions[action] : undefined;
     if (handler === undefined) {
-      throw new SfnError("UnknownOperationException", `The local Step Functions does not implement ${action}`);
+      throw new SfnError(
+        "UnknownOperationException",
+        `The local Step Functions does not implement ${action}`,
+      );
     }
     const text = (await readBody(request)).toString("utf8");
     let body: unknown;
@@ -50,7 +57,12 @@ export async function handleJsonRequest(
     if (error instanceof SfnError) {
       send(response, error.status, { __type: error.code, message: error.message }, error.code);
     } else if (error instanceof z.ZodError) {
-      send(response, 400, { __type: "ValidationException", message: z.prettifyError(error) }, "ValidationException");
+      send(
+        response,
+        400,
+        { __type: "ValidationException", message: z.prettifyError(error) },
+        "ValidationException",
+      );
     } else {
       const message = error instanceof Error ? error.message : String(error);
       send(response, 500, { __type: "InternalFailure", message }, "InternalFailure");
@@ -101,10 +113,13 @@ export function pageOf<T>(
   if (nextToken !== undefined) {
     const after = decodeToken(nextToken);
     const index = items.findIndex((item) => keyOf(item) === after);
-    if (index < 0) throw new SfnError("InvalidToken", "Invalid Token: the item it points after no longer exists");
+    if (index < 0)
+      throw new SfnError("InvalidToken", "Invalid Token: the item it points after no longer exists");
     start = index + 1;
   }
   const page = items.slice(start, start + limit);
   const last = page.at(-1);
-  return start + limit < items.length && last !== undefined ? { page, nextToken: encodeToken(keyOf(last)) } : { page };
+  return start + limit < items.length && last !== undefined
+    ? { page, nextToken: encodeToken(keyOf(last)) }
+    : { page };
 }

@@ -14,11 +14,11 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { z } from "zod";
-import { closeServer, listen, type Log } from "../endpoints.ts";
+import { closeServer, type Log, listen } from "../endpoints.ts";
 import { EventDelivery } from "../event-delivery.ts";
 import { executionArn, isValidName, stateMachineArn, stateMachineNameOf } from "./arns.ts";
 import { type CompiledDefinition, compileDefinition, InvalidDefinitionError } from "./definition.ts";
-import { type InvokeFunction, isLambdaResource, ExecutionRun } from "./execution-run.ts";
+import { ExecutionRun, type InvokeFunction, isLambdaResource } from "./execution-run.ts";
 import {
   type ExecutionRecord,
   type ExecutionStats,
@@ -27,7 +27,7 @@ import {
   type StateMachineRecord,
 } from "./execution-store.ts";
 import { ExecutionHistory, renderHistoryEvent } from "./history.ts";
-import { handleJsonRequest, pageOf, SfnError, type SfnAction } from "./json-protocol.ts";
+import { handleJsonRequest, pageOf, type SfnAction, SfnError } from "./json-protocol.ts";
 import { type ExecutionStatusChangeEvent, executionStatusChangeEvent } from "./status-change-event.ts";
 
 export type { InvokeFunction } from "./execution-run.ts";
@@ -78,11 +78,19 @@ const inputs = {
     roleArn: z.string().min(1),
     type: z.enum(["STANDARD", "EXPRESS"]).optional(),
   }),
-  UpdateStateMachine: z.looseObject({ stateMachineArn: arnInput, definition: z.string().optional(), roleArn: z.string().optional() }),
+  UpdateStateMachine: z.looseObject({
+    stateMachineArn: arnInput,
+    definition: z.string().optional(),
+    roleArn: z.string().optional(),
+  }),
   DeleteStateMachine: z.looseObject({ stateMachineArn: arnInput }),
   DescribeStateMachine: z.looseObject({ stateMachineArn: arnInput }),
   ListStateMachines: z.looseObject({ maxResults: maxResultsInput, nextToken: z.string().optional() }),
-  StartExecution: z.looseObject({ stateMachineArn: arnInput, name: z.string().optional(), input: z.string().optional() }),
+  StartExecution: z.looseObject({
+    stateMachineArn: arnInput,
+    name: z.string().optional(),
+    input: z.string().optional(),
+  }),
   DescribeExecution: z.looseObject({ executionArn: arnInput }),
   StopExecution: z.looseObject({
     executionArn: arnInput,
@@ -116,7 +124,9 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
   const stateMachines = new Map<string, StateMachineEntry>(
     stored.stateMachines.map((record) => [record.stateMachineArn, { record }]),
   );
-  const executions = new Map<string, ExecutionRecord>(stored.executions.map((record) => [record.executionArn, record]));
+  const executions = new Map<string, ExecutionRecord>(
+    stored.executions.map((record) => [record.executionArn, record]),
+  );
   const runs = new Map<string, ExecutionRun>();
 
   function deliverStatusChange(record: ExecutionRecord): void {
@@ -132,7 +142,10 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
     const error = "LocalCloudStopped";
     const cause = "The local cloud stopped while this execution ran; its interpreter cannot resume a state.";
     Object.assign(record, { status: "ABORTED", stopDate: Date.now(), error, cause });
-    new ExecutionHistory(record.events).add("ExecutionAborted", "executionAbortedEventDetails", { error, cause });
+    new ExecutionHistory(record.events).add("ExecutionAborted", "executionAbortedEventDetails", {
+      error,
+      cause,
+    });
     await store.saveNow(record);
     log(`sfn: aborted ${record.executionArn}, interrupted when the local cloud stopped`);
     deliverStatusChange(record);
@@ -178,7 +191,8 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
     return entry.compiled;
   }
 
-  const saveStateMachines = () => store.saveStateMachines([...stateMachines.values()].map((entry) => entry.record));
+  const saveStateMachines = () =>
+    store.saveStateMachines([...stateMachines.values()].map((entry) => entry.record));
 
   function newestFirst(records: ExecutionRecord[]): ExecutionRecord[] {
     return records.sort((a, b) => b.startDate - a.startDate || b.executionArn.localeCompare(a.executionArn));
@@ -189,7 +203,10 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
       const input = inputs.CreateStateMachine.parse(body);
       if (!isValidName(input.name)) throw new SfnError("InvalidName", `Invalid Name: '${input.name}'`);
       if (input.type === "EXPRESS") {
-        throw new SfnError("ValidationException", "The local Step Functions runs STANDARD state machines only");
+        throw new SfnError(
+          "ValidationException",
+          "The local Step Functions runs STANDARD state machines only",
+        );
       }
       const arn = stateMachineArn(input.name);
       const existing = stateMachines.get(arn);
@@ -254,8 +271,15 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
 
     async ListStateMachines(body) {
       const input = inputs.ListStateMachines.parse(body);
-      const all = [...stateMachines.values()].map((entry) => entry.record).sort((a, b) => a.name.localeCompare(b.name));
-      const { page, nextToken } = pageOf(all, (record) => record.stateMachineArn, input.maxResults, input.nextToken);
+      const all = [...stateMachines.values()]
+        .map((entry) => entry.record)
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const { page, nextToken } = pageOf(
+        all,
+        (record) => record.stateMachineArn,
+        input.maxResults,
+        input.nextToken,
+      );
       return {
         stateMachines: page.map((record) => ({
           stateMachineArn: record.stateMachineArn,
@@ -276,7 +300,10 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
       try {
         JSON.parse(executionInput);
       } catch {
-        throw new SfnError("InvalidExecutionInput", "Invalid State Machine Execution Input: the input is not JSON");
+        throw new SfnError(
+          "InvalidExecutionInput",
+          "Invalid State Machine Execution Input: the input is not JSON",
+        );
       }
       const arn = executionArn(entry.record.name, name);
       const existing = executions.get(arn);
@@ -308,7 +335,9 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
         log,
         onChange: (changed) => store.saveSoon(changed),
         onEnd: async (ended) => {
-          log(`sfn: ${ended.executionArn} ${ended.status}${ended.error === undefined ? "" : ` (${ended.error})`}`);
+          log(
+            `sfn: ${ended.executionArn} ${ended.status}${ended.error === undefined ? "" : ` (${ended.error})`}`,
+          );
           await store.saveNow(ended);
           deliverStatusChange(ended);
         },
@@ -358,7 +387,12 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
             (input.statusFilter === undefined || record.status === input.statusFilter),
         ),
       );
-      const { page, nextToken } = pageOf(matching, (record) => record.executionArn, input.maxResults, input.nextToken);
+      const { page, nextToken } = pageOf(
+        matching,
+        (record) => record.executionArn,
+        input.maxResults,
+        input.nextToken,
+      );
       return {
         executions: page.map((record) => ({
           executionArn: record.executionArn,
@@ -376,7 +410,12 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
       const input = inputs.GetExecutionHistory.parse(body);
       const record = execution(input.executionArn);
       const ordered = input.reverseOrder === true ? [...record.events].reverse() : [...record.events];
-      const { page, nextToken } = pageOf(ordered, (event) => String(event.id), input.maxResults, input.nextToken);
+      const { page, nextToken } = pageOf(
+        ordered,
+        (event) => String(event.id),
+        input.maxResults,
+        input.nextToken,
+      );
       const includeData = input.includeExecutionData ?? true;
       return {
         events: page.map((event) => renderHistoryEvent(event, includeData)),

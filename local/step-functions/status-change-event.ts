@@ -23,7 +23,10 @@ export interface ExecutionStatusChangeDetail {
   cause: string | null;
 }
 
-export type ExecutionStatusChangeEvent = EventBridgeEvent<"Step Functions Execution Status Change", ExecutionStatusChangeDetail>;
+export type ExecutionStatusChangeEvent = EventBridgeEvent<
+  "Step Functions Execution Status Change",
+  ExecutionStatusChangeDetail
+>;
 
 /** Builds the status-change event for an execution as it is now. */
 export function executionStatusChangeEvent(record: ExecutionRecord): ExecutionStatusChangeEvent {

@@ -68,7 +68,9 @@ describe("local S3", () => {
 
   it("delivers a PutObject as an ObjectCreated:Put record shaped as AWS sends it", async () => {
     const key = "artifacts/my service/1.0 ünïcode.tgz";
-    const put = await client.send(new PutObjectCommand({ Bucket: "kiln-artifacts", Key: key, Body: "hello" }));
+    const put = await client.send(
+      new PutObjectCommand({ Bucket: "kiln-artifacts", Key: key, Body: "hello" }),
+    );
     await s3.settled();
 
     const [record, ...others] = eventsFor("artifacts/my+service/1.0+%C3%BCn%C3%AFcode.tgz");
@@ -89,12 +91,20 @@ describe("local S3", () => {
   });
 
   it("reports a copy with the copied object's size and ETag", async () => {
-    await client.send(new PutObjectCommand({ Bucket: "kiln-artifacts", Key: "copy/source.tgz", Body: "abcdef" }));
     await client.send(
-      new CopyObjectCommand({ Bucket: "kiln-artifacts", Key: "copy/target.tgz", CopySource: "kiln-artifacts/copy/source.tgz" }),
+      new PutObjectCommand({ Bucket: "kiln-artifacts", Key: "copy/source.tgz", Body: "abcdef" }),
+    );
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: "kiln-artifacts",
+        Key: "copy/target.tgz",
+        CopySource: "kiln-artifacts/copy/source.tgz",
+      }),
     );
     await s3.settled();
-    const head = await client.send(new HeadObjectCommand({ Bucket: "kiln-artifacts", Key: "copy/target.tgz" }));
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: "kiln-artifacts", Key: "copy/target.tgz" }),
+    );
 
     const [record] = eventsFor("copy/target.tgz");
     expect(record?.eventName).toBe("ObjectCreated:Copy");
@@ -103,9 +113,17 @@ describe("local S3", () => {
 
   it("names a completed multipart upload ObjectCreated:CompleteMultipartUpload", async () => {
     const key = "multipart/big.tgz";
-    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: "kiln-artifacts", Key: key }));
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: "kiln-artifacts", Key: key }),
+    );
     const part = await client.send(
-      new UploadPartCommand({ Bucket: "kiln-artifacts", Key: key, UploadId, PartNumber: 1, Body: "part-one" }),
+      new UploadPartCommand({
+        Bucket: "kiln-artifacts",
+        Key: key,
+        UploadId,
+        PartNumber: 1,
+        Body: "part-one",
+      }),
     );
     await client.send(
       new CompleteMultipartUploadCommand({
@@ -124,14 +142,20 @@ describe("local S3", () => {
 
   it("pages ListObjectsV2 with continuation tokens", async () => {
     const keys = ["page/a", "page/b", "page/c", "page/d", "page/e"];
-    for (const key of keys) await client.send(new PutObjectCommand({ Bucket: "kiln-artifacts", Key: key, Body: key }));
+    for (const key of keys)
+      await client.send(new PutObjectCommand({ Bucket: "kiln-artifacts", Key: key, Body: key }));
 
     const listed: string[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
       const page = await client.send(
-        new ListObjectsV2Command({ Bucket: "kiln-artifacts", Prefix: "page/", MaxKeys: 2, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: "kiln-artifacts",
+          Prefix: "page/",
+          MaxKeys: 2,
+          ContinuationToken: token,
+        }),
       );
       listed.push(...(page.Contents ?? []).map((object) => object.Key ?? ""));
       token = page.NextContinuationToken;

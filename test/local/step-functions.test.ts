@@ -144,7 +144,11 @@ describe("local Step Functions", () => {
 
   async function start(name: keyof typeof definitions, input: unknown, executionName?: string) {
     const started = await client.send(
-      new StartExecutionCommand({ stateMachineArn: machines[name], input: JSON.stringify(input), name: executionName }),
+      new StartExecutionCommand({
+        stateMachineArn: machines[name],
+        input: JSON.stringify(input),
+        name: executionName,
+      }),
     );
     return started.executionArn ?? "";
   }
@@ -153,7 +157,9 @@ describe("local Step Functions", () => {
     const events: HistoryEvent[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await client.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }));
+      const page = await client.send(
+        new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
+      );
       events.push(...(page.events ?? []));
       nextToken = page.nextToken;
     } while (nextToken !== undefined);
@@ -178,7 +184,11 @@ describe("local Step Functions", () => {
     await startServer();
     for (const [name, definition] of Object.entries(definitions)) {
       const created = await client.send(
-        new CreateStateMachineCommand({ name: `kiln-${name}`, definition: JSON.stringify(definition), roleArn }),
+        new CreateStateMachineCommand({
+          name: `kiln-${name}`,
+          definition: JSON.stringify(definition),
+          roleArn,
+        }),
       );
       machines[name] = created.stateMachineArn ?? "";
     }
@@ -193,7 +203,9 @@ describe("local Step Functions", () => {
 
   describe("state machines", () => {
     it("describes a created state machine with its definition", async () => {
-      const described = await client.send(new DescribeStateMachineCommand({ stateMachineArn: machines.happy }));
+      const described = await client.send(
+        new DescribeStateMachineCommand({ stateMachineArn: machines.happy }),
+      );
 
       expect(described).toMatchObject({
         stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:kiln-happy",
@@ -208,10 +220,18 @@ describe("local Step Functions", () => {
 
     it("answers an identical create with the same machine and rejects a different one", async () => {
       const same = await client.send(
-        new CreateStateMachineCommand({ name: "kiln-happy", definition: JSON.stringify(definitions.happy), roleArn }),
+        new CreateStateMachineCommand({
+          name: "kiln-happy",
+          definition: JSON.stringify(definitions.happy),
+          roleArn,
+        }),
       );
       const different = client.send(
-        new CreateStateMachineCommand({ name: "kiln-happy", definition: JSON.stringify(definitions.gated), roleArn }),
+        new CreateStateMachineCommand({
+          name: "kiln-happy",
+          definition: JSON.stringify(definitions.gated),
+          roleArn,
+        }),
       );
 
       expect(same.stateMachineArn).toBe(machines.happy);
@@ -220,7 +240,11 @@ describe("local Step Functions", () => {
 
     it("rejects definitions that are invalid or call something other than Lambda", async () => {
       const invalid = client.send(
-        new CreateStateMachineCommand({ name: "broken", definition: JSON.stringify({ StartAt: "Nowhere", States: {} }), roleArn }),
+        new CreateStateMachineCommand({
+          name: "broken",
+          definition: JSON.stringify({ StartAt: "Nowhere", States: {} }),
+          roleArn,
+        }),
       );
       const notLambda = client.send(
         new CreateStateMachineCommand({
@@ -234,15 +258,26 @@ describe("local Step Functions", () => {
       );
 
       await expect(invalid).rejects.toMatchObject({ name: "InvalidDefinition" });
-      await expect(notLambda).rejects.toMatchObject({ name: "InvalidDefinition", message: expect.stringMatching(/Lambda/) });
+      await expect(notLambda).rejects.toMatchObject({
+        name: "InvalidDefinition",
+        message: expect.stringMatching(/Lambda/),
+      });
     });
 
     it("lists state machines by name, in pages", async () => {
       const first = await client.send(new ListStateMachinesCommand({ maxResults: 4 }));
-      const second = await client.send(new ListStateMachinesCommand({ maxResults: 4, nextToken: first.nextToken }));
+      const second = await client.send(
+        new ListStateMachinesCommand({ maxResults: 4, nextToken: first.nextToken }),
+      );
 
-      const names = [...(first.stateMachines ?? []), ...(second.stateMachines ?? [])].map((machine) => machine.name);
-      expect(names).toEqual(Object.keys(definitions).map((name) => `kiln-${name}`).sort());
+      const names = [...(first.stateMachines ?? []), ...(second.stateMachines ?? [])].map(
+        (machine) => machine.name,
+      );
+      expect(names).toEqual(
+        Object.keys(definitions)
+          .map((name) => `kiln-${name}`)
+          .sort(),
+      );
       expect(second.nextToken).toBeUndefined();
     });
 
@@ -260,7 +295,9 @@ describe("local Step Functions", () => {
           definition: JSON.stringify({ StartAt: "P", States: { P: { Type: "Pass", Result: 2, End: true } } }),
         }),
       );
-      const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn: created.stateMachineArn }));
+      const { executionArn } = await client.send(
+        new StartExecutionCommand({ stateMachineArn: created.stateMachineArn }),
+      );
       await sfn.whenEnded(executionArn ?? "");
       const described = await client.send(new DescribeExecutionCommand({ executionArn }));
 
@@ -298,7 +335,9 @@ describe("local Step Functions", () => {
         invoked: { echoed: 8 },
       });
       expect(described.startDate).toBeInstanceOf(Date);
-      expect(described.stopDate?.getTime()).toBeGreaterThanOrEqual(described.startDate?.getTime() ?? Infinity);
+      expect(described.stopDate?.getTime()).toBeGreaterThanOrEqual(
+        described.startDate?.getTime() ?? Infinity,
+      );
     });
 
     it("records the history AWS records, in order", () => {
@@ -368,7 +407,9 @@ describe("local Step Functions", () => {
         resource: lambda("double"),
         input: JSON.stringify({ value: 4, items: [1, 2, 3] }),
       });
-      expect(JSON.parse(byType("LambdaFunctionSucceeded")?.lambdaFunctionSucceededEventDetails?.output ?? "")).toEqual({
+      expect(
+        JSON.parse(byType("LambdaFunctionSucceeded")?.lambdaFunctionSucceededEventDetails?.output ?? ""),
+      ).toEqual({
         value: 8,
         items: [1, 2, 3],
       });
@@ -385,22 +426,42 @@ describe("local Step Functions", () => {
         region: "us-east-1",
         parameters: JSON.stringify({ FunctionName: "echo", Payload: 8 }),
       });
-      expect(JSON.parse(byType("ExecutionSucceeded")?.executionSucceededEventDetails?.output ?? "")).toMatchObject({
+      expect(
+        JSON.parse(byType("ExecutionSucceeded")?.executionSucceededEventDetails?.output ?? ""),
+      ).toMatchObject({
         invoked: { echoed: 8 },
       });
     });
 
     it("pages the history in reverse, without data when asked", async () => {
       const first = await client.send(
-        new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 3, includeExecutionData: false }),
+        new GetExecutionHistoryCommand({
+          executionArn,
+          reverseOrder: true,
+          maxResults: 3,
+          includeExecutionData: false,
+        }),
       );
       const second = await client.send(
-        new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 3, nextToken: first.nextToken }),
+        new GetExecutionHistoryCommand({
+          executionArn,
+          reverseOrder: true,
+          maxResults: 3,
+          nextToken: first.nextToken,
+        }),
       );
 
-      expect(first.events?.map((event) => event.id)).toEqual([events.length, events.length - 1, events.length - 2]);
+      expect(first.events?.map((event) => event.id)).toEqual([
+        events.length,
+        events.length - 1,
+        events.length - 2,
+      ]);
       expect(first.events?.[0]?.executionSucceededEventDetails).toEqual({});
-      expect(second.events?.map((event) => event.id)).toEqual([events.length - 3, events.length - 4, events.length - 5]);
+      expect(second.events?.map((event) => event.id)).toEqual([
+        events.length - 3,
+        events.length - 4,
+        events.length - 5,
+      ]);
     });
 
     it("counts state transitions and times each task", () => {
@@ -427,7 +488,13 @@ describe("local Step Functions", () => {
         account: "000000000000",
         region: "us-east-1",
         resources: [executionArn],
-        detail: { stateMachineArn: machines.happy, name: "happy-1", status: "SUCCEEDED", error: null, cause: null },
+        detail: {
+          stateMachineArn: machines.happy,
+          name: "happy-1",
+          status: "SUCCEEDED",
+          error: null,
+          cause: null,
+        },
       });
       expect(typeof event?.detail.startDate).toBe("number");
       expect(JSON.parse(event?.detail.output ?? "")).toMatchObject({ value: 8 });
@@ -442,9 +509,15 @@ describe("local Step Functions", () => {
       const described = await client.send(new DescribeExecutionCommand({ executionArn }));
       const events = await history(executionArn);
 
-      expect(described).toMatchObject({ status: "FAILED", error: "Rejected", cause: "the artifact was rejected" });
+      expect(described).toMatchObject({
+        status: "FAILED",
+        error: "Rejected",
+        cause: "the artifact was rejected",
+      });
       expect(invocations).toEqual(["reject"]);
-      const failed = events.find((event) => event.type === "LambdaFunctionFailed")?.lambdaFunctionFailedEventDetails;
+      const failed = events.find(
+        (event) => event.type === "LambdaFunctionFailed",
+      )?.lambdaFunctionFailedEventDetails;
       expect(failed?.error).toBe("ArtifactRejectedError");
       expect(JSON.parse(failed?.cause ?? "")).toMatchObject({
         errorType: "ArtifactRejectedError",
@@ -452,7 +525,11 @@ describe("local Step Functions", () => {
       });
       const recorded = events.find((event) => event.type === "PassStateEntered")?.stateEnteredEventDetails;
       expect(JSON.parse(recorded?.input ?? "")).toMatchObject({ error: { Error: "ArtifactRejectedError" } });
-      expect(events.map((event) => event.type).slice(-3)).toEqual(["PassStateExited", "FailStateEntered", "ExecutionFailed"]);
+      expect(events.map((event) => event.type).slice(-3)).toEqual([
+        "PassStateExited",
+        "FailStateEntered",
+        "ExecutionFailed",
+      ]);
     });
 
     it("fails the execution with the function's error name when nothing catches it", async () => {
@@ -490,7 +567,9 @@ describe("local Step Functions", () => {
 
       expect(described).toMatchObject({ status: "TIMED_OUT", error: "States.Timeout" });
       expect(last?.type).toBe("ExecutionTimedOut");
-      expect(statusChanges.find((change) => change.detail.executionArn === executionArn)?.detail.status).toBe("TIMED_OUT");
+      expect(statusChanges.find((change) => change.detail.executionArn === executionArn)?.detail.status).toBe(
+        "TIMED_OUT",
+      );
     });
   });
 
@@ -522,13 +601,19 @@ describe("local Step Functions", () => {
       const events = await history(executionArn);
 
       expect(stopped.stopDate).toBeInstanceOf(Date);
-      expect(described).toMatchObject({ status: "ABORTED", error: "DeploymentCancelled", cause: "cancelled by alice" });
+      expect(described).toMatchObject({
+        status: "ABORTED",
+        error: "DeploymentCancelled",
+        cause: "cancelled by alice",
+      });
       expect(events.at(-1)).toMatchObject({
         type: "ExecutionAborted",
         executionAbortedEventDetails: { error: "DeploymentCancelled", cause: "cancelled by alice" },
       });
       expect(events.some((event) => event.type === "LambdaFunctionSucceeded")).toBe(false);
-      expect(statusChanges.find((change) => change.detail.executionArn === executionArn)?.detail).toMatchObject({
+      expect(
+        statusChanges.find((change) => change.detail.executionArn === executionArn)?.detail,
+      ).toMatchObject({
         status: "ABORTED",
         error: "DeploymentCancelled",
         cause: "cancelled by alice",
@@ -541,7 +626,11 @@ describe("local Step Functions", () => {
         await sfn.whenEnded(await start("uncaught", {}, name));
       }
       const first = await client.send(
-        new ListExecutionsCommand({ stateMachineArn: machines.uncaught, statusFilter: "FAILED", maxResults: 2 }),
+        new ListExecutionsCommand({
+          stateMachineArn: machines.uncaught,
+          statusFilter: "FAILED",
+          maxResults: 2,
+        }),
       );
       const second = await client.send(
         new ListExecutionsCommand({
@@ -557,19 +646,27 @@ describe("local Step Functions", () => {
 
       const listed = [...(first.executions ?? []), ...(second.executions ?? [])];
       expect(listed.slice(0, 3).map((execution) => execution.name)).toEqual(["list-3", "list-2", "list-1"]);
-      expect(listed.every((execution) => execution.status === "FAILED" && execution.stopDate instanceof Date)).toBe(true);
+      expect(
+        listed.every((execution) => execution.status === "FAILED" && execution.stopDate instanceof Date),
+      ).toBe(true);
       expect(first.executions).toHaveLength(2);
       expect(succeeded.executions).toEqual([]);
     });
 
     it("names what is missing", async () => {
       const missing = client.send(
-        new DescribeExecutionCommand({ executionArn: "arn:aws:states:us-east-1:000000000000:execution:kiln-happy:nope" }),
+        new DescribeExecutionCommand({
+          executionArn: "arn:aws:states:us-east-1:000000000000:execution:kiln-happy:nope",
+        }),
       );
       const noMachine = client.send(
-        new StartExecutionCommand({ stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:nope" }),
+        new StartExecutionCommand({
+          stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:nope",
+        }),
       );
-      const badInput = client.send(new StartExecutionCommand({ stateMachineArn: machines.happy, input: "{not json" }));
+      const badInput = client.send(
+        new StartExecutionCommand({ stateMachineArn: machines.happy, input: "{not json" }),
+      );
 
       await expect(missing).rejects.toMatchObject({ name: "ExecutionDoesNotExist" });
       await expect(noMachine).rejects.toMatchObject({ name: "StateMachineDoesNotExist" });
@@ -595,9 +692,11 @@ describe("local Step Functions", () => {
       expect(aborted).toMatchObject({ status: "ABORTED", error: "LocalCloudStopped" });
       expect(events.at(-1)?.type).toBe("ExecutionAborted");
       expect(kept.status).toBe("FAILED");
-      expect(statusChanges.filter((change) => change.detail.executionArn === interrupted).map((c) => c.detail.status)).toEqual([
-        "ABORTED",
-      ]);
+      expect(
+        statusChanges
+          .filter((change) => change.detail.executionArn === interrupted)
+          .map((c) => c.detail.status),
+      ).toEqual(["ABORTED"]);
     });
   });
 });
