@@ -176,11 +176,9 @@ export class Ec2Fleet {
       const response = await this.ec2.send(new DescribeInstancesCommand({ InstanceIds: instanceIds }));
       return (response.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
     } catch (error) {
+      if (errorName(error) !== "InvalidInstanceID.NotFound") throw error;
+      if (instanceIds.length === 1) return [];
       // EC2 fails the whole call when one id is unknown: ask one by one to learn which vanished.
-      if (errorName(error) !== "InvalidInstanceID.NotFound" || instanceIds.length === 1) {
-        if (errorName(error) === "InvalidInstanceID.NotFound") return [];
-        throw error;
-      }
       const found = await Promise.all(instanceIds.map((id) => this.describe([id])));
       return found.flat();
     }

@@ -5,6 +5,7 @@
 import type { FaultInjector } from "../faults.ts";
 import type { Timescale } from "../timescale.ts";
 import type { Ec2Fleet } from "./ec2-fleet.ts";
+import { groupNotFound } from "./errors.ts";
 import type { HealthStreaks } from "./health-check.ts";
 import type { KeyedLock } from "./keyed-lock.ts";
 import { activeRefreshStatuses, type Group, type InstanceRefresh } from "./state.ts";
@@ -28,6 +29,13 @@ export interface EmulatorContext {
 /** The group of that name, if it exists. */
 export function findGroup(context: EmulatorContext, name: string): Group | undefined {
   return context.store.state.groups.find((group) => group.name === name);
+}
+
+/** The group of that name, or the ValidationError AWS answers when there is none (or it is being deleted). */
+export function requireGroup(context: EmulatorContext, name: string): Group {
+  const group = findGroup(context, name);
+  if (group === undefined || group.status !== undefined) throw groupNotFound(name);
+  return group;
 }
 
 /** The group's refresh that has not ended yet, if any (AWS allows one at a time). */

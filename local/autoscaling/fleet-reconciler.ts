@@ -88,7 +88,7 @@ export class FleetReconciler {
     const toProbe: GroupInstance[] = [];
     for (const instance of group.instances) {
       const seen = observed.get(instance.instanceId);
-      if (instance.lifecycleState === "Terminating" || instance.lifecycleState === "Terminated") {
+      if (instance.lifecycleState === "Terminating") {
         if (seen === undefined || seen.state === "terminated") gone.add(instance.instanceId);
         continue;
       }

@@ -5,32 +5,14 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { ActionHandler } from "./action-handler.ts";
-import { activeRefreshOf, findGroup } from "./emulator-context.ts";
+import { activeRefreshOf, findGroup, requireGroup } from "./emulator-context.ts";
 import { AutoScalingError, groupNotFound } from "./errors.ts";
 import { causeAt, liveInstances, terminateGroupInstances } from "./group-fleet.ts";
 import { paginate } from "./paging.ts";
 import { parseParams, queryBool, queryInt, queryList } from "./query-protocol.ts";
+import { groupNameParam, launchTemplateParam, templateRequest } from "./request-params.ts";
 import { activityShape, autoScalingInstanceShape, groupShape } from "./response-shapes.ts";
 import type { Group, GroupTag } from "./state.ts";
-
-const groupName = z.string().min(1).max(255);
-
-export const launchTemplateParam = z
-  .object({
-    LaunchTemplateId: z.string().min(1).optional(),
-    LaunchTemplateName: z.string().min(1).optional(),
-    Version: z.string().min(1).optional(),
-  })
-  .refine(
-    (template) => (template.LaunchTemplateId === undefined) !== (template.LaunchTemplateName === undefined),
-    {
-      message: "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
-    },
-  );
-
-function templateRequest(param: z.infer<typeof launchTemplateParam>) {
-  return { id: param.LaunchTemplateId, name: param.LaunchTemplateName, version: param.Version };
-}
 
 const tagParam = z.object({
   Key: z.string().min(1).max(128),
@@ -53,14 +35,8 @@ function checkSizes(min: number, max: number, desired: number): void {
   }
 }
 
-function requireGroup(runtime: Parameters<ActionHandler>[0], name: string): Group {
-  const group = findGroup(runtime.context, name);
-  if (group === undefined || group.status !== undefined) throw groupNotFound(name);
-  return group;
-}
-
 const createParams = z.object({
-  AutoScalingGroupName: groupName,
+  AutoScalingGroupName: groupNameParam,
   LaunchTemplate: launchTemplateParam,
   MinSize: queryInt.min(0),
   MaxSize: queryInt.min(0),
@@ -160,7 +136,7 @@ const describeAutoScalingGroups: ActionHandler = async ({ context }, raw) => {
 };
 
 const updateParams = z.object({
-  AutoScalingGroupName: groupName,
+  AutoScalingGroupName: groupNameParam,
   LaunchTemplate: launchTemplateParam.optional(),
   MinSize: queryInt.min(0).optional(),
   MaxSize: queryInt.min(0).optional(),
@@ -175,7 +151,7 @@ const updateParams = z.object({
 const updateAutoScalingGroup: ActionHandler = async (runtime, raw) => {
   const { context } = runtime;
   const params = parseParams(updateParams, raw);
-  const group = requireGroup(runtime, params.AutoScalingGroupName);
+  const group = requireGroup(runtime.context, params.AutoScalingGroupName);
   const template =
     params.LaunchTemplate === undefined
       ? undefined
@@ -203,14 +179,14 @@ const updateAutoScalingGroup: ActionHandler = async (runtime, raw) => {
 };
 
 const setDesiredParams = z.object({
-  AutoScalingGroupName: groupName,
+  AutoScalingGroupName: groupNameParam,
   DesiredCapacity: queryInt.min(0),
   HonorCooldown: queryBool.optional(),
 });
 
 const setDesiredCapacity: ActionHandler = async (runtime, raw) => {
   const params = parseParams(setDesiredParams, raw);
-  const group = requireGroup(runtime, params.AutoScalingGroupName);
+  const group = requireGroup(runtime.context, params.AutoScalingGroupName);
   const desired = params.DesiredCapacity;
   if (desired > group.maxSize) {
     throw new AutoScalingError(
@@ -299,7 +275,7 @@ const terminateInstanceInAutoScalingGroup: ActionHandler = async ({ context }, r
 };
 
 const deleteParams = z.object({
-  AutoScalingGroupName: groupName,
+  AutoScalingGroupName: groupNameParam,
   ForceDelete: queryBool.optional(),
 });
 

@@ -3,6 +3,7 @@
  * activity the way `DescribeScalingActivities` shows them on AWS.
  */
 import { randomUUID } from "node:crypto";
+import type { LaunchedInstance } from "./ec2-fleet.ts";
 import type { EmulatorContext } from "./emulator-context.ts";
 import type { Group, GroupInstance, LaunchTemplateRef, ScalingActivity } from "./state.ts";
 
@@ -50,7 +51,7 @@ export async function launchGroupInstances(
     { key: groupNameTag, value: group.name },
     ...group.tags.filter((tag) => tag.propagateAtLaunch && tag.key !== groupNameTag),
   ];
-  let launched: Awaited<ReturnType<typeof context.fleet.launch>>;
+  let launched: LaunchedInstance[];
   try {
     launched = await context.fleet.launch(template, tags, count, randomUUID());
   } catch (error) {
@@ -116,9 +117,7 @@ export async function terminateGroupInstances(
 
 /** The group's instances that count toward its capacity (not on their way out). */
 export function liveInstances(group: Group): GroupInstance[] {
-  return group.instances.filter(
-    (instance) => instance.lifecycleState !== "Terminating" && instance.lifecycleState !== "Terminated",
-  );
+  return group.instances.filter((instance) => instance.lifecycleState !== "Terminating");
 }
 
 /** An instance that is in service and passing its health check. */

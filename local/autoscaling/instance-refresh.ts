@@ -134,7 +134,7 @@ export class RefreshRunner {
         if (outcome.kind === "interrupted") continue;
         await context.timescale.delay("autoscaling:warmup", refresh.preferences.instanceWarmup, signal);
         if (signal.aborted || refresh.status !== status) continue;
-        this.completeBatch(refresh, phase);
+        this.completeBatch(refresh, group, phase);
         await context.store.save();
         continue;
       }
@@ -269,11 +269,15 @@ export class RefreshRunner {
     return { kind: "interrupted" };
   }
 
-  private completeBatch(refresh: InstanceRefresh, phase: Phase): void {
+  private completeBatch(refresh: InstanceRefresh, group: Group, phase: Phase): void {
     if (phase === "forward") refresh.replaced += refresh.batchReplacing;
     else if (refresh.rollback !== undefined) refresh.rollback.replaced += refresh.batchReplacing;
     refresh.batchReplacing = 0;
-    refresh.awaiting = [];
+    // An instance the reconciler launched during the warm-up is still to be waited on.
+    refresh.awaiting = refresh.awaiting.filter((id) => {
+      const instance = group.instances.find((candidate) => candidate.instanceId === id);
+      return instance !== undefined && !isServing(instance);
+    });
   }
 
   private async fail(refresh: InstanceRefresh, group: Group, reason: string): Promise<void> {

@@ -5,17 +5,15 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { ActionHandler } from "./action-handler.ts";
-import { activeRefreshOf, findGroup } from "./emulator-context.ts";
-import { AutoScalingError, groupNotFound } from "./errors.ts";
-import { launchTemplateParam } from "./group-actions.ts";
+import { activeRefreshOf, requireGroup } from "./emulator-context.ts";
+import { AutoScalingError } from "./errors.ts";
 import { liveInstances } from "./group-fleet.ts";
 import { isPinnedVersion } from "./instance-refresh.ts";
 import { paginate } from "./paging.ts";
 import { parseParams, queryBool, queryInt, queryList } from "./query-protocol.ts";
+import { groupNameParam, launchTemplateParam, templateRequest } from "./request-params.ts";
 import { refreshShape } from "./response-shapes.ts";
-import type { Group, InstanceRefresh } from "./state.ts";
-
-const groupName = z.string().min(1).max(255);
+import type { InstanceRefresh } from "./state.ts";
 
 function unsupported(what: string): AutoScalingError {
   return new AutoScalingError(
@@ -31,14 +29,8 @@ function noActiveRefresh(name: string): AutoScalingError {
   );
 }
 
-function requireGroup(context: Parameters<ActionHandler>[0]["context"], name: string): Group {
-  const group = findGroup(context, name);
-  if (group === undefined || group.status !== undefined) throw groupNotFound(name);
-  return group;
-}
-
 const startParams = z.object({
-  AutoScalingGroupName: groupName,
+  AutoScalingGroupName: groupNameParam,
   Strategy: z.string().optional(),
   DesiredConfiguration: z
     .object({ LaunchTemplate: launchTemplateParam.optional(), MixedInstancesPolicy: z.unknown().optional() })
@@ -109,11 +101,7 @@ const startInstanceRefresh: ActionHandler = async ({ context, refreshes }, raw) 
   const resolvedDesired =
     desiredTemplate === undefined
       ? undefined
-      : await context.fleet.resolveLaunchTemplate({
-          id: desiredTemplate.LaunchTemplateId,
-          name: desiredTemplate.LaunchTemplateName,
-          version: desiredTemplate.Version,
-        });
+      : await context.fleet.resolveLaunchTemplate(templateRequest(desiredTemplate));
   const resolvedCurrent = await context.fleet.resolveLaunchTemplate(group.launchTemplate);
   const target = resolvedDesired ?? resolvedCurrent;
   // Resolving templates awaited EC2: another refresh may have started meanwhile.
@@ -166,7 +154,7 @@ const startInstanceRefresh: ActionHandler = async ({ context, refreshes }, raw) 
 };
 
 const describeParams = z.object({
-  AutoScalingGroupName: groupName,
+  AutoScalingGroupName: groupNameParam,
   InstanceRefreshIds: queryList(z.string()).optional(),
   MaxRecords: queryInt.min(1).max(100).optional(),
   NextToken: z.string().optional(),
@@ -183,7 +171,7 @@ const describeInstanceRefreshes: ActionHandler = async ({ context }, raw) => {
 };
 
 const cancelParams = z.object({
-  AutoScalingGroupName: groupName,
+  AutoScalingGroupName: groupNameParam,
   WaitForTransitioningInstances: queryBool.optional(),
 });
 
@@ -199,7 +187,7 @@ const cancelInstanceRefresh: ActionHandler = async ({ context }, raw) => {
   return { InstanceRefreshId: refresh.id };
 };
 
-const rollbackParams = z.object({ AutoScalingGroupName: groupName });
+const rollbackParams = z.object({ AutoScalingGroupName: groupNameParam });
 
 const rollbackInstanceRefresh: ActionHandler = async ({ context, refreshes }, raw) => {
   const params = parseParams(rollbackParams, raw);

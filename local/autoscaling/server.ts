@@ -120,7 +120,10 @@ async function handle(
 export async function startAutoScalingEmulator(
   options: AutoScalingEmulatorOptions,
 ): Promise<AutoScalingEmulator> {
-  const store = await StateStore.open(options.stateDir);
+  const log = options.log ?? (() => {});
+  const store = await StateStore.open(options.stateDir, (error) =>
+    log(`autoscaling: saving state failed: ${error instanceof Error ? error.message : String(error)}`),
+  );
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
   const ec2 = new EC2Client({
     endpoint: options.ec2Endpoint,
@@ -133,7 +136,7 @@ export async function startAutoScalingEmulator(
     fleet: new Ec2Fleet(ec2),
     timescale: options.timescale,
     faults: options.faults,
-    log: options.log ?? (() => {}),
+    log,
     locks: new KeyedLock(),
     streaks: new HealthStreaks(),
     reconcileIntervalMs: options.reconcileIntervalMs ?? 500,

@@ -17,12 +17,13 @@ export class StateStore {
   private constructor(
     dir: string,
     readonly state: AutoScalingState,
+    private readonly onError: (error: unknown) => void,
   ) {
     this.file = join(dir, "state.json");
   }
 
   /** Loads the saved state, or starts empty when there is none. */
-  static async open(stateDir: string): Promise<StateStore> {
+  static async open(stateDir: string, onError: (error: unknown) => void): Promise<StateStore> {
     const dir = join(stateDir, "autoscaling");
     await mkdir(dir, { recursive: true });
     let text: string | undefined;
@@ -35,13 +36,16 @@ export class StateStore {
       text === undefined
         ? { groups: [], refreshes: [], activities: [] }
         : autoScalingStateSchema.parse(JSON.parse(text));
-    return new StateStore(dir, state);
+    return new StateStore(dir, state, onError);
   }
 
-  /** Schedules a write of the current state; writes requested while one runs are coalesced. */
+  /**
+   * Writes the current state; writes requested while one runs are coalesced. A failed write is
+   * reported to `onError` and never rejects: the emulator keeps serving, and the next save retries.
+   */
   save(): Promise<void> {
     this.dirty = true;
-    this.writing = this.writing.then(() => this.flush());
+    this.writing = this.writing.then(() => this.flush()).catch(this.onError);
     return this.writing;
   }
 

@@ -13,7 +13,8 @@ export const launchTemplateRefSchema = z.object({
 });
 export type LaunchTemplateRef = z.infer<typeof launchTemplateRefSchema>;
 
-export const lifecycleStates = ["Pending", "InService", "Terminating", "Terminated"] as const;
+/** The lifecycle states the emulator uses; an instance leaves the group once EC2 has terminated it. */
+export const lifecycleStates = ["Pending", "InService", "Terminating"] as const;
 export type LifecycleState = (typeof lifecycleStates)[number];
 
 export const groupInstanceSchema = z.object({
