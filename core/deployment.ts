@@ -117,6 +117,8 @@ export const deploymentSchema = z.object({
   previousLaunchTemplateVersion: z.string().optional(),
   previousImageId: z.string().optional(),
   refreshId: z.string().optional(),
+  /** How far the instance refresh has got, as AWS last reported it. */
+  rollPercent: z.number().min(0).max(100).optional(),
   supersededBy: z.string().optional(),
   error: deploymentErrorSchema.optional(),
 });
@@ -136,6 +138,7 @@ export type DeploymentChanges = Partial<
     | "previousLaunchTemplateVersion"
     | "previousImageId"
     | "refreshId"
+    | "rollPercent"
     | "supersededBy"
     | "error"
   >

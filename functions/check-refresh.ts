@@ -4,6 +4,6 @@ import { deployStateSchema } from "../core/deploy/state.ts";
 import { kilnHandler } from "./kiln-handler.ts";
 import * as wire from "./wiring.ts";
 
-const deps = { groups: wire.groups() };
+const deps = { history: wire.history(), groups: wire.groups() };
 
 export const handler = kilnHandler("checkRefresh", deployStateSchema, (state) => checkRefresh(deps, state));

@@ -54,10 +54,11 @@ export async function startRefresh(deps: RollDeps, raw: DeployState) {
 }
 
 /** The refresh's progress, from the rollback refresh when one was started. */
-export async function checkRefresh(deps: Pick<RollDeps, "groups">, raw: DeployState) {
+export async function checkRefresh(deps: RollDeps, raw: DeployState) {
   const state = requireKeys(raw, "plan", "refresh");
   const refreshId = state.rollback?.refreshId ?? state.refresh.refreshId;
   const refresh = await deps.groups.describeRefresh(state.plan.groupName, refreshId);
+  if (!state.rollback) await deps.history.update(state.deploymentId, { rollPercent: refresh.percentComplete });
   // The failure path's Pass states read the reason: it is always present.
   return { status: refresh.status, percentComplete: refresh.percentComplete, reason: refresh.reason ?? `instance refresh ${refreshId} is ${refresh.status}` };
 }

@@ -1,0 +1,66 @@
+/**
+ * Live progress of one deployment for a terminal: a line whenever a step starts or ends, the
+ * roll's percentage as it moves, and the outcome with its reason.
+ */
+import { type Deployment, stepNames, terminalStatuses } from "../core/deployment.ts";
+
+export interface FollowOptions {
+  write: (line: string) => void;
+  intervalMs?: number;
+  timeoutMs?: number;
+}
+
+function seconds(from: string, to: string | number): string {
+  const end = typeof to === "number" ? to : Date.parse(to);
+  return `${((end - Date.parse(from)) / 1000).toFixed(1)}s`;
+}
+
+function bar(percent: number, width = 20): string {
+  const filled = Math.round((percent / 100) * width);
+  return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+}
+
+/** The lines that describe what changed between two snapshots of a deployment. */
+export function progressLines(before: Deployment | undefined, now: Deployment): string[] {
+  const lines: string[] = [];
+  const seenTimeline = before?.timeline.length ?? 0;
+  for (const entry of now.timeline.slice(seenTimeline)) {
+    if (terminalStatuses.has(entry.status)) continue;
+    lines.push(`  ${entry.status.toLowerCase().padEnd(9)} ${entry.note ?? ""}`.trimEnd());
+  }
+  for (const step of stepNames) {
+    const was = before?.steps[step];
+    const is = now.steps[step];
+    if (!is) continue;
+    if (!was) lines.push(`  ${step.padEnd(9)} started${is.cached ? " (bake cache hit: reusing an image)" : ""}`);
+    if (is.endedAt && !was?.endedAt) lines.push(`  ${step.padEnd(9)} ✓ ${seconds(is.startedAt, is.endedAt)}${is.note ? `  ${is.note}` : ""}`);
+  }
+  if (now.builderInstanceId && now.builderInstanceId !== before?.builderInstanceId) lines.push(`  bake      builder ${now.builderInstanceId}`);
+  if (now.imageId && now.imageId !== before?.imageId) lines.push(`  bake      image ${now.imageId}`);
+  if (now.canaryInstanceId && now.canaryInstanceId !== before?.canaryInstanceId) lines.push(`  canary    instance ${now.canaryInstanceId}`);
+  if (now.rollPercent !== undefined && now.rollPercent !== before?.rollPercent) {
+    lines.push(`  roll      ${bar(now.rollPercent)} ${now.rollPercent}%`);
+  }
+  if (terminalStatuses.has(now.status) && !terminalStatuses.has(before?.status ?? "QUEUED")) {
+    const took = now.endedAt ? ` in ${seconds(now.requestedAt, now.endedAt)}` : "";
+    const mark = now.status === "SUCCEEDED" ? "✔" : "✘";
+    lines.push(`${mark} ${now.status}${took}${now.error ? `: ${now.error.message}` : ""}`);
+  }
+  return lines;
+}
+
+/** Polls `get` and writes progress until the deployment ends; returns its final record. */
+export async function followDeployment(get: () => Promise<Deployment | undefined>, options: FollowOptions): Promise<Deployment> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60 * 60 * 1000);
+  let last: Deployment | undefined;
+  while (Date.now() < deadline) {
+    const now = await get();
+    if (now) {
+      for (const line of progressLines(last, now)) options.write(line);
+      last = now;
+      if (terminalStatuses.has(now.status)) return now;
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
+  }
+  throw new Error(`gave up following the deployment after ${Math.round((options.timeoutMs ?? 0) / 1000)}s; it is still ${last?.status ?? "unknown"}`);
+}
