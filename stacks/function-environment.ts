@@ -1,0 +1,57 @@
+/**
+ * The configuration each Kiln function reads from its environment at cold start. A function is
+ * given only the variables its code reads; test/infra derives the same list from each handler's
+ * code and fails when the two differ.
+ */
+import type { KilnFunctionName } from "../workflows/functions.ts";
+
+/** Every variable a Kiln function may be given. */
+export type KilnVariable =
+  | "KILN_TABLE_NAME"
+  | "KILN_ARTIFACT_BUCKET"
+  | "KILN_STATE_MACHINE_ARN"
+  | "KILN_BUILDER_INSTANCE_PROFILE"
+  | "KILN_SLACK_WEBHOOK_URL"
+  | "KILN_EMAIL_FROM";
+
+/**
+ * Tuning variables the code reads with a default; Kiln's stacks leave them unset. Listed so that
+ * a new variable a function cannot run without is noticed rather than silently missing.
+ */
+export const tuningVariables = [
+  "KILN_LOCK_LEASE_SECONDS",
+  "KILN_MAX_ARTIFACT_BYTES",
+  "KILN_PRESIGN_SECONDS",
+  "KILN_DASHBOARD_URL",
+] as const;
+
+/** The variables each function's code reads (derived from its code by test/infra). */
+export const functionVariables: Record<KilnFunctionName, readonly KilnVariable[]> = {
+  onArtifact: ["KILN_TABLE_NAME", "KILN_STATE_MACHINE_ARN", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
+  onExecutionEnded: [
+    "KILN_TABLE_NAME",
+    "KILN_STATE_MACHINE_ARN",
+    "KILN_BUILDER_INSTANCE_PROFILE",
+    "KILN_SLACK_WEBHOOK_URL",
+    "KILN_EMAIL_FROM",
+  ],
+  api: [],
+  notify: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
+  pruneImages: [],
+  prepare: ["KILN_TABLE_NAME"],
+  launchBuilder: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
+  checkBuilder: ["KILN_BUILDER_INSTANCE_PROFILE"],
+  createImage: ["KILN_TABLE_NAME"],
+  checkImage: ["KILN_TABLE_NAME"],
+  terminateInstances: ["KILN_BUILDER_INSTANCE_PROFILE"],
+  launchCanary: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
+  checkCanary: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
+  createTemplateVersion: ["KILN_TABLE_NAME"],
+  pinGroupVersion: ["KILN_TABLE_NAME"],
+  startRefresh: ["KILN_TABLE_NAME"],
+  checkRefresh: ["KILN_TABLE_NAME"],
+  rollBack: [],
+  finish: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
+  recordOutcome: ["KILN_TABLE_NAME"],
+  releaseLock: ["KILN_TABLE_NAME", "KILN_STATE_MACHINE_ARN"],
+};

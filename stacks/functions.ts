@@ -1,0 +1,166 @@
+import { type KilnFunctionName, kilnFunctionNames, kilnFunctions } from "../workflows/functions.ts";
+import { functionVariables, type KilnVariable } from "./function-environment.ts";
+import { functionStatements, type KilnArns, type PolicyStatement, scopes } from "./permissions.ts";
+import type { KilnSettings } from "./settings.ts";
+
+/** Functions that need more than a short task's time or memory. */
+const sizing: Partial<
+  Record<KilnFunctionName, { timeout: `${number} seconds` | `${number} minutes`; memory: `${number} MB` }>
+> = {
+  // Reads and checks the whole artifact (gzip, tar, manifest, sha256) before anything launches.
+  onArtifact: { timeout: "5 minutes", memory: "1024 MB" },
+  pruneImages: { timeout: "5 minutes", memory: "512 MB" },
+  // API Gateway stops waiting for an integration after 30 seconds.
+  api: { timeout: "29 seconds", memory: "512 MB" },
+};
+
+/** The physical name of a function: stable, so its log group and ARN are known before it exists. */
+export function functionName(stage: string, name: KilnFunctionName): string {
+  // Lambda names are at most 64 characters; a long stage name is cut, the function name is kept.
+  const room = 64 - "kiln--".length - name.length;
+  return `kiln-${stage.slice(0, room)}-${name}`;
+}
+
+/** The handler path SST bundles for a function's entry file. */
+export function handlerPath(name: KilnFunctionName): string {
+  return kilnFunctions[name].replace(/\.ts$/, ".handler");
+}
+
+export interface FunctionInputs {
+  settings: KilnSettings;
+  arns: { [K in keyof KilnArns]: $util.Input<KilnArns[K]> };
+  variables: Record<KilnVariable, $util.Input<string>>;
+}
+
+export type KilnFunctions = Record<KilnFunctionName, { fn: sst.aws.Function; role: aws.iam.Role }>;
+
+function toPolicyJson(statements: PolicyStatement[]): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: statements.map(({ sid, effect, actions, resources, conditions = [] }) => ({
+      Sid: sid,
+      Effect: effect,
+      Action: actions,
+      Resource: resources,
+      ...(conditions.length > 0
+        ? {
+            Condition: Object.fromEntries(
+              [...new Set(conditions.map((c) => c.test))].map((test) => [
+                test,
+                Object.fromEntries(
+                  conditions.filter((c) => c.test === test).map((c) => [c.variable, c.values]),
+                ),
+              ]),
+            ),
+          }
+        : {}),
+    })),
+  });
+}
+
+/** What the Lambda service itself does with a function's role: write its logs, attach to a VPC. */
+function runtimeStatements(
+  settings: KilnSettings,
+  arns: KilnArns,
+  name: KilnFunctionName,
+  inVpc: boolean,
+): PolicyStatement[] {
+  const { partition, region, account } = arns;
+  const statements: PolicyStatement[] = [
+    {
+      sid: "OwnLogGroup",
+      effect: "Allow",
+      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      resources: [
+        `arn:${partition}:logs:${region}:${account}:log-group:/aws/lambda/${functionName(settings.stage, name)}:*`,
+      ],
+    },
+  ];
+  if (inVpc && settings.healthCheckVpc) {
+    const ec2 = (type: string, id = "*") => `arn:${partition}:ec2:${region}:${account}:${type}/${id}`;
+    statements.push(
+      {
+        sid: "VpcNetworkInterfaces",
+        effect: "Allow",
+        actions: [
+          "ec2:CreateNetworkInterface",
+          "ec2:DeleteNetworkInterface",
+          "ec2:AssignPrivateIpAddresses",
+          "ec2:UnassignPrivateIpAddresses",
+        ],
+        resources: [
+          ec2("network-interface"),
+          ...settings.healthCheckVpc.subnets.map((id) => ec2("subnet", id)),
+          ...settings.healthCheckVpc.securityGroups.map((id) => ec2("security-group", id)),
+        ],
+      },
+      {
+        // DescribeNetworkInterfaces supports no resource-level permissions.
+        sid: "VpcNetworkInterfacesDescribe",
+        effect: "Allow",
+        actions: ["ec2:DescribeNetworkInterfaces"],
+        resources: ["*"],
+      },
+    );
+  }
+  return statements;
+}
+
+/** One function per entry of `kilnFunctions`, each with its own least-privilege role. */
+export function createFunctions(inputs: FunctionInputs): KilnFunctions {
+  const arns = $resolve(inputs.arns) as $util.Output<KilnArns>;
+  const result = {} as KilnFunctions;
+  for (const name of kilnFunctionNames) {
+    const logicalName = name.charAt(0).toUpperCase() + name.slice(1);
+    const inVpc = name === "checkCanary" && inputs.settings.healthCheckVpc !== undefined;
+    const role = new aws.iam.Role(`${logicalName}ExecutionRole`, {
+      name: functionName(inputs.settings.stage, name),
+      description: `Kiln ${name}: only what its handler calls`,
+      // Only the Lambda service may assume a function's role. (SST's own function roles also
+      // trust the account root under `sst dev`, so Kiln builds the roles itself.)
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+        ],
+      }),
+      inlinePolicies: [
+        {
+          name: "kiln",
+          policy: arns.apply((resolved) =>
+            toPolicyJson([
+              ...runtimeStatements(inputs.settings, resolved, name, inVpc),
+              ...functionStatements(name, scopes(resolved)),
+            ]),
+          ),
+        },
+      ],
+    });
+    const fn = new sst.aws.Function(logicalName, {
+      name: functionName(inputs.settings.stage, name),
+      description: `Kiln ${name}`,
+      handler: handlerPath(name),
+      runtime: "nodejs22.x",
+      architecture: "arm64",
+      role: role.arn,
+      // Kiln's functions always run in AWS; the local cloud is how Kiln runs on a laptop.
+      dev: false,
+      timeout: sizing[name]?.timeout ?? "30 seconds",
+      memory: sizing[name]?.memory ?? "256 MB",
+      logging: { retention: "1 month", format: "json" },
+      environment: Object.fromEntries(
+        functionVariables[name].map((variable) => [variable, inputs.variables[variable]]),
+      ),
+      ...(inVpc && inputs.settings.healthCheckVpc
+        ? {
+            vpc: {
+              privateSubnets: inputs.settings.healthCheckVpc.subnets,
+              securityGroups: inputs.settings.healthCheckVpc.securityGroups,
+            },
+          }
+        : {}),
+    });
+    result[name] = { fn, role };
+  }
+  return result;
+}

@@ -1,0 +1,135 @@
+import { buildDeployWorkflow } from "../workflows/deploy-workflow.ts";
+import { type KilnFunctionName, kilnFunctionNames } from "../workflows/functions.ts";
+import type { KilnFunctions } from "./functions.ts";
+import type { KilnSettings } from "./settings.ts";
+
+/** The deploy state machine's name: fixed, so functions can be given its ARN before it exists. */
+export function deployStateMachineName(stage: string): string {
+  return `kiln-${stage}-deploy`;
+}
+
+/** Execution statuses that end a deployment outside its own paths (no Catch ran). */
+export const abnormalEndStatuses = ["ABORTED", "TIMED_OUT", "FAILED"] as const;
+
+/** Every Task `Resource` of an ASL document, inside Parallel branches and Map iterators too. */
+export function taskResources(definition: unknown): string[] {
+  const found: string[] = [];
+  const visit = (machine: { States?: Record<string, Record<string, unknown>> }) => {
+    for (const state of Object.values(machine.States ?? {})) {
+      if (state.Type === "Task" && typeof state.Resource === "string") found.push(state.Resource);
+      for (const branch of (state.Branches as object[] | undefined) ?? []) visit(branch);
+      if (state.Iterator) visit(state.Iterator as object);
+      if (state.ItemProcessor) visit(state.ItemProcessor as object);
+    }
+  };
+  visit(definition as { States?: Record<string, Record<string, unknown>> });
+  return [...new Set(found)];
+}
+
+export interface WorkflowInputs {
+  settings: KilnSettings;
+  functions: KilnFunctions;
+  account: $util.Input<string>;
+}
+
+/** The deploy workflow: the same JSONPath ASL the local cloud runs, with real function ARNs. */
+export function createWorkflow({ settings, functions, account }: WorkflowInputs) {
+  const name = deployStateMachineName(settings.stage);
+  const functionArns = $resolve(
+    Object.fromEntries(kilnFunctionNames.map((fn) => [fn, functions[fn].fn.arn])) as Record<
+      KilnFunctionName,
+      $util.Output<string>
+    >,
+  );
+  const definition = functionArns.apply((arns) => buildDeployWorkflow((fn) => arns[fn]));
+  const invoked = definition.apply((asl) => taskResources(asl));
+
+  // Vended-logs delivery requires a log group under /aws/vendedlogs/ (or a resource policy).
+  const logGroup = new aws.cloudwatch.LogGroup("DeployWorkflowLogs", {
+    name: `/aws/vendedlogs/states/${name}`,
+    retentionInDays: 30,
+  });
+
+  const role = new aws.iam.Role("DeployWorkflowRole", {
+    description: "Kiln deploy workflow: invoke its task functions, deliver its logs",
+    assumeRolePolicy: $jsonStringify({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { Service: "states.amazonaws.com" },
+          Action: "sts:AssumeRole",
+          // Only this account's state machines may use the role (confused-deputy guard).
+          Condition: { StringEquals: { "aws:SourceAccount": account } },
+        },
+      ],
+    }),
+    inlinePolicies: [
+      {
+        name: "kiln",
+        policy: $jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "InvokeTaskFunctions",
+              Effect: "Allow",
+              Action: ["lambda:InvokeFunction"],
+              Resource: invoked.apply((arns) => arns.flatMap((arn) => [arn, `${arn}:*`])),
+            },
+            {
+              // Log delivery actions support no resource-level permissions: AWS requires "*".
+              Sid: "DeliverExecutionLogs",
+              Effect: "Allow",
+              Action: [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+              ],
+              Resource: ["*"],
+            },
+          ],
+        }),
+      },
+    ],
+  });
+
+  const stateMachine = new aws.sfn.StateMachine("DeployWorkflow", {
+    name,
+    type: "STANDARD",
+    roleArn: role.arn,
+    definition: definition.apply((asl) => JSON.stringify(asl)),
+    loggingConfiguration: {
+      logDestination: $interpolate`${logGroup.arn}:*`,
+      includeExecutionData: true,
+      level: "ALL",
+    },
+  });
+
+  // An execution that is stopped or times out runs no Catch: this rule runs the same cleanup.
+  const ended = new aws.cloudwatch.EventRule("DeployExecutionEnded", {
+    description: "Kiln deploy executions that ended outside their own failure paths",
+    eventPattern: $jsonStringify({
+      source: ["aws.states"],
+      "detail-type": ["Step Functions Execution Status Change"],
+      detail: { status: [...abnormalEndStatuses], stateMachineArn: [stateMachine.arn] },
+    }),
+  });
+  new aws.cloudwatch.EventTarget("DeployExecutionEndedTarget", {
+    rule: ended.name,
+    arn: functions.onExecutionEnded.fn.arn,
+    retryPolicy: { maximumEventAgeInSeconds: 24 * 60 * 60, maximumRetryAttempts: 185 },
+  });
+  new aws.lambda.Permission("DeployExecutionEndedInvoke", {
+    action: "lambda:InvokeFunction",
+    function: functions.onExecutionEnded.fn.name,
+    principal: "events.amazonaws.com",
+    sourceArn: ended.arn,
+  });
+
+  return { stateMachine, role, logGroup, rule: ended };
+}
