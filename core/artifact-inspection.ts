@@ -54,18 +54,36 @@ function checkEntryPath(name: string): string {
   return posix.normalize(name).replace(/\/$/, "");
 }
 
-function checkLinkTarget(entryPath: string, header: Headers): void {
+const outside = (path: string) => path === ".." || path.startsWith("../");
+
+/**
+ * Where a path really leads once extracted: each folder on the way that is a symbolic link
+ * seen earlier in the archive is replaced by what it points to (a link inside a link's folder
+ * is how archives smuggle paths out of their root).
+ */
+function resolveThroughLinks(path: string, links: ReadonlyMap<string, string>): string {
+  let resolved = ".";
+  for (const part of path.split("/")) {
+    const next = posix.normalize(posix.join(resolved, part));
+    resolved = links.get(next) ?? next;
+  }
+  return resolved;
+}
+
+/** Checks a link entry's target and returns where it points, relative to the artifact root. */
+function checkLinkTarget(entryPath: string, header: Headers, links: ReadonlyMap<string, string>): string {
   const target = header.linkname ?? "";
   const kind = header.type === "symlink" ? "symbolic link" : "hard link";
   if (target.startsWith("/")) {
     throw new ArtifactRejectedError(`${kind} "${entryPath}" points to the absolute path "${target}"`);
   }
-  // Symlinks resolve from their own folder; hard links from the archive root.
-  const base = header.type === "symlink" ? posix.dirname(entryPath) : ".";
+  // Symlinks resolve from their own folder (through links before them); hard links from the root.
+  const base = header.type === "symlink" ? resolveThroughLinks(posix.dirname(entryPath), links) : ".";
   const resolved = posix.normalize(posix.join(base, target));
-  if (resolved === ".." || resolved.startsWith("../")) {
+  if (outside(resolved)) {
     throw new ArtifactRejectedError(`${kind} "${entryPath}" points outside the artifact ("${target}")`);
   }
+  return resolved;
 }
 
 function parseManifest(text: string): Manifest {
@@ -89,22 +107,26 @@ export async function inspectArtifact(body: Readable, limits: ArtifactLimits = d
   let unpacked = 0;
   let entries = 0;
   let manifestText: string | undefined;
+  const links = new Map<string, string>();
 
   const tar = extract();
   tar.on("entry", (header, stream, next) => {
+    // A rejection destroys the archive, which destroys this entry with the same error: that
+    // error is reported once, through the pipeline, not again from the entry.
+    stream.on("error", () => {});
     entries += 1;
-    unpacked += header.size ?? 0;
     const rejection = (() => {
       try {
         if (entries > limits.maxEntries) throw new ArtifactRejectedError(`artifact has more than ${limits.maxEntries} entries`);
-        if (unpacked > limits.maxUnpackedBytes) {
-          throw new ArtifactRejectedError(`artifact unpacks to more than ${mib(limits.maxUnpackedBytes)}`);
-        }
         if (!allowedEntryTypes.has(header.type)) {
           throw new ArtifactRejectedError(`entry "${header.name}" is a ${header.type}, which artifacts may not hold`);
         }
         const path = checkEntryPath(header.name);
-        if (header.type === "symlink" || header.type === "link") checkLinkTarget(path, header);
+        if (outside(resolveThroughLinks(path, links))) {
+          throw new ArtifactRejectedError(`entry "${path}" lies outside the artifact once its folders' links are followed`);
+        }
+        if (header.type === "symlink") links.set(path, checkLinkTarget(path, header, links));
+        if (header.type === "link") checkLinkTarget(path, header, links);
         return { path };
       } catch (error) {
         return { error };
@@ -136,6 +158,13 @@ export async function inspectArtifact(body: Readable, limits: ArtifactLimits = d
   });
 
   const gunzip = createGunzip();
+  // Count what gunzip produces, not what headers claim: padding and junk unpack too.
+  gunzip.on("data", (chunk: Buffer) => {
+    unpacked += chunk.length;
+    if (unpacked > limits.maxUnpackedBytes) {
+      gunzip.destroy(new ArtifactRejectedError(`artifact unpacks to more than ${mib(limits.maxUnpackedBytes)}`));
+    }
+  });
   body.on("data", (chunk: Buffer) => {
     size += chunk.length;
     hash.update(chunk);
