@@ -5,7 +5,10 @@
  * commands (`aws --endpoint-url …`, `eval "$(npx kiln local env)"`) stay the same from run to
  * run. Tests use ephemeral ports so that test files can run in parallel.
  */
+import { readFile, rename, writeFile } from "node:fs/promises";
 import type { IncomingMessage, Server } from "node:http";
+import { join } from "node:path";
+import { z } from "zod";
 
 export const region = "us-east-1";
 export const accountId = "000000000000";
@@ -92,4 +95,77 @@ export async function readBody(request: IncomingMessage): Promise<Buffer> {
 /** The port a base URL listens on. */
 export function portOf(url: string): number {
   return Number(new URL(url).port);
+}
+
+/** `<stateDir>/endpoints.json`: where a running local cloud answers, for the CLI and the AWS CLI. */
+export const localCloudInfoSchema = z.object({
+  pid: z.number().int(),
+  startedAt: z.string(),
+  stateDir: z.string(),
+  ports: z.enum(["fixed", "ephemeral"]),
+  endpoints: z.object({
+    s3: z.string(),
+    dynamodb: z.string(),
+    stepFunctions: z.string(),
+    ec2: z.string(),
+    autoScaling: z.string(),
+    httpApi: z.string(),
+    slack: z.string(),
+    ses: z.string(),
+  }),
+  slackWebhookUrl: z.string(),
+  env: z.record(z.string(), z.string()),
+  baseImageId: z.string(),
+  stateMachineArn: z.string(),
+  outboxDir: z.string(),
+  slackMessagesDir: z.string(),
+});
+export type LocalCloudInfo = z.infer<typeof localCloudInfoSchema>;
+export type LocalEndpoints = LocalCloudInfo["endpoints"];
+
+export const endpointsFile = (stateDir: string) => join(stateDir, "endpoints.json");
+export const pidFile = (stateDir: string) => join(stateDir, "cloud.pid");
+
+/** Reads `endpoints.json`, or undefined when there is none. */
+export async function readLocalCloudInfo(stateDir: string): Promise<LocalCloudInfo | undefined> {
+  try {
+    return localCloudInfoSchema.parse(JSON.parse(await readFile(endpointsFile(stateDir), "utf8")));
+  } catch (error) {
+    if (isMissingFile(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Writes `endpoints.json` whole (through a rename, so a waiting CLI never reads half of it). */
+export async function writeLocalCloudInfo(info: LocalCloudInfo): Promise<void> {
+  const path = endpointsFile(info.stateDir);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(info, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}
+
+/** Whether a process with this id exists (and may be signalled by us). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error instanceof Error && "code" in error && error.code === "EPERM";
+  }
+}
+
+/** The pid of the local cloud running on `stateDir`, or undefined when none runs. */
+export async function runningCloudPid(stateDir: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(pidFile(stateDir), "utf8");
+  } catch (error) {
+    if (isMissingFile(error)) return undefined;
+    throw error;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 && isProcessAlive(pid) ? pid : undefined;
+}
+
+function isMissingFile(error: unknown): boolean {
+  return error instanceof Error && "code" in error && error.code === "ENOENT";
 }
