@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalCloud, LocalCloudAlreadyRunningError, startLocalCloud } from "../../local/cloud.ts";
 import { ec2Paths } from "../../local/ec2/paths.ts";
 import { findInstanceProcesses } from "../../local/ec2/process-groups.ts";
-import { localCredentials, readLocalCloudInfo } from "../../local/endpoints.ts";
+import { readLocalCloudInfo } from "../../local/endpoints.ts";
 import { localFunctionArn } from "../../local/functions.ts";
 import { Timescale } from "../../local/timescale.ts";
 import { buildDeployWorkflow } from "../../workflows/deploy-workflow.ts";
