@@ -3,14 +3,15 @@ import { Logger } from "@aws-lambda-powertools/logger";
 
 export const logger = new Logger({ serviceName: "kiln" });
 
-const correlationKeys = ["deploymentId", "service"] as const;
+/** Powertools reserves `service` for the logger's own name, so a deployment's service is `kilnService`. */
+const correlationKeys = { deploymentId: "deploymentId", service: "kilnService" } as const;
 
 /** The ids worth putting on every log line of an invocation, from whatever the event holds. */
 export function correlationOf(event: unknown): Record<string, string> {
   if (typeof event !== "object" || event === null) return {};
   const fields: Record<string, string> = {};
   const source: Record<string, unknown> = { ...event };
-  for (const key of correlationKeys) if (typeof source[key] === "string") fields[key] = source[key];
+  for (const [key, field] of Object.entries(correlationKeys)) if (typeof source[key] === "string") fields[field] = source[key];
   const image = source.image;
   if (typeof image === "object" && image !== null && "imageId" in image && typeof image.imageId === "string") fields.imageId = image.imageId;
   const plan = source.plan;
