@@ -98,7 +98,8 @@ function v1Controllers(mounts: Mount[], own: Map<string, string>): Controller[] 
     },
     {
       base: join(ownDir(memory, own.get("memory") ?? "/"), "kiln-ec2"),
-      limit: (dir, spec) => writeFile(join(dir, "memory.limit_in_bytes"), String(spec.memoryMiB * 1024 * 1024)),
+      limit: (dir, spec) =>
+        writeFile(join(dir, "memory.limit_in_bytes"), String(spec.memoryMiB * 1024 * 1024)),
     },
   ];
 }
@@ -195,7 +196,9 @@ class NoLimits implements InstanceLimits {
 /** Finds out whether this machine lets the emulator limit instances, and how. */
 export async function probeInstanceLimits(log: (line: string) => void): Promise<InstanceLimits> {
   if (process.platform !== "linux") {
-    return new NoLimits(`instance CPU and memory limits are not enforced: cgroups need Linux (this is ${process.platform})`);
+    return new NoLimits(
+      `instance CPU and memory limits are not enforced: cgroups need Linux (this is ${process.platform})`,
+    );
   }
   const probeName = `probe-${process.pid}`;
   const reasons: string[] = [];
@@ -214,7 +217,11 @@ export async function probeInstanceLimits(log: (line: string) => void): Promise<
         }
         for (const controller of controllers) await probeController(controller, probeName);
         const where = controllers.map((controller) => controller.base).join(", ");
-        return new CgroupLimits(`instance CPU and memory limits are enforced with cgroup ${version} under ${where}`, controllers, log);
+        return new CgroupLimits(
+          `instance CPU and memory limits are enforced with cgroup ${version} under ${where}`,
+          controllers,
+          log,
+        );
       } catch (error) {
         reasons.push(`cgroup ${version}: ${reasonOf(error)}`);
       }

@@ -20,7 +20,12 @@ export function fingerprintOf(params: QueryTree): string {
 }
 
 /** The resource a previous request with this token created, if any. */
-export function previousCreation(state: Ec2State, action: string, token: string | undefined, fingerprint: string): string | undefined {
+export function previousCreation(
+  state: Ec2State,
+  action: string,
+  token: string | undefined,
+  fingerprint: string,
+): string | undefined {
   if (token === undefined) return undefined;
   const entry = state.clientTokens[`${action}:${token}`];
   if (entry === undefined) return undefined;
@@ -34,6 +39,12 @@ export function previousCreation(state: Ec2State, action: string, token: string 
 }
 
 /** Records what a request with a client token created. */
-export function rememberCreation(state: Ec2State, action: string, token: string | undefined, fingerprint: string, resourceId: string): void {
+export function rememberCreation(
+  state: Ec2State,
+  action: string,
+  token: string | undefined,
+  fingerprint: string,
+  resourceId: string,
+): void {
   if (token !== undefined) state.clientTokens[`${action}:${token}`] = { fingerprint, resourceId };
 }

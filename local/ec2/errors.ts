@@ -34,6 +34,7 @@ export function incorrectInstanceState(instanceId: string, state: string, action
 /** The HTTP status AWS uses for an error code raised by an injected fault. */
 export function statusForCode(code: string): number {
   if (code === "RequestLimitExceeded" || code === "Unavailable" || code === "ServiceUnavailable") return 503;
-  if (code === "InternalError" || code === "InternalFailure" || code === "InsufficientInstanceCapacity") return 500;
+  if (code === "InternalError" || code === "InternalFailure" || code === "InsufficientInstanceCapacity")
+    return 500;
   return 400;
 }

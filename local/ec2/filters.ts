@@ -11,7 +11,10 @@ import type { Tag } from "./state.ts";
 export type FilterValues<T> = (resource: T, filterName: string) => string[] | undefined;
 
 function wildcardPattern(value: string): RegExp {
-  const source = value.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = value
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`, "s");
 }
 
@@ -29,11 +32,15 @@ export function tagFilterValues(tags: Tag[], filterName: string): string[] | und
 /** Keeps the resources that match every filter; an unknown filter name fails as AWS does. */
 export function applyFilters<T>(resources: T[], filters: QueryFilter[], valuesOf: FilterValues<T>): T[] {
   if (filters.length === 0) return resources;
-  const compiled = filters.map((filter) => ({ name: filter.name, patterns: filter.values.map(wildcardPattern) }));
+  const compiled = filters.map((filter) => ({
+    name: filter.name,
+    patterns: filter.values.map(wildcardPattern),
+  }));
   return resources.filter((resource) =>
     compiled.every(({ name, patterns }) => {
       const values = valuesOf(resource, name);
-      if (values === undefined) throw new Ec2Error("InvalidParameterValue", `The filter '${name}' is invalid`);
+      if (values === undefined)
+        throw new Ec2Error("InvalidParameterValue", `The filter '${name}' is invalid`);
       return values.some((value) => patterns.some((pattern) => pattern.test(value)));
     }),
   );

@@ -48,10 +48,15 @@ export class ImageBuilder {
   build(image: Image, source: Instance | undefined, freeze: boolean): void {
     const task: Promise<void> = this.finish(image, source, freeze)
       .catch((error: unknown) => {
-        this.deps.log(`ec2: image ${image.imageId} failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.deps.log(
+          `ec2: image ${image.imageId} failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
         if (this.closing || this.deps.store.state.images[image.imageId] !== image) return;
         image.state = "failed";
-        image.stateReason = { code: "Server.InternalError", message: "Server.InternalError: Internal error on snapshot" };
+        image.stateReason = {
+          code: "Server.InternalError",
+          message: "Server.InternalError: Internal error on snapshot",
+        };
         this.settleSnapshots(image, "error");
         void this.deps.store.save().catch(() => undefined);
       })
@@ -146,7 +151,14 @@ export class ImageBuilder {
       creationDate: now,
       tags: [],
       blockDevices: [
-        { deviceName: "/dev/xvda", snapshotId, volumeSize: BASE_VOLUME_GIB, volumeType: "gp3", encrypted: false, deleteOnTermination: true },
+        {
+          deviceName: "/dev/xvda",
+          snapshotId,
+          volumeSize: BASE_VOLUME_GIB,
+          volumeType: "gp3",
+          encrypted: false,
+          deleteOnTermination: true,
+        },
       ],
       rootCopied: true,
     };

@@ -26,9 +26,11 @@ const IMAGE_NAME = /^[a-zA-Z0-9()[\] ./\-'@_]{3,128}$/;
 
 /** An image by id, failing as AWS does for a malformed or unknown id. */
 export function findImage(state: Ec2State, imageId: string): Image {
-  if (!isWellFormedId("ami", imageId)) throw new Ec2Error("InvalidAMIID.Malformed", `Invalid id: "${imageId}" (expecting "ami-...")`);
+  if (!isWellFormedId("ami", imageId))
+    throw new Ec2Error("InvalidAMIID.Malformed", `Invalid id: "${imageId}" (expecting "ami-...")`);
   const image = state.images[imageId];
-  if (image === undefined) throw new Ec2Error("InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
+  if (image === undefined)
+    throw new Ec2Error("InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
   return image;
 }
 
@@ -120,7 +122,8 @@ export const createImage: ActionHandler = async (context, params) => {
   const request = parseParams(createImageParams, params);
   const { state } = context;
   const instance = findInstance(state, request.InstanceId);
-  if (instance.state !== "running" && instance.state !== "stopped") throw incorrectInstanceState(instance.instanceId, instance.state, "imaged");
+  if (instance.state !== "running" && instance.state !== "stopped")
+    throw incorrectInstanceState(instance.instanceId, instance.state, "imaged");
   if (!IMAGE_NAME.test(request.Name)) {
     throw new Ec2Error(
       "InvalidAMIName.Malformed",
@@ -128,7 +131,11 @@ export const createImage: ActionHandler = async (context, params) => {
     );
   }
   const taken = Object.values(state.images).find((image) => image.name === request.Name);
-  if (taken !== undefined) throw new Ec2Error("InvalidAMIName.Duplicate", `AMI name ${request.Name} is already in use by AMI ${taken.imageId}`);
+  if (taken !== undefined)
+    throw new Ec2Error(
+      "InvalidAMIName.Duplicate",
+      `AMI name ${request.Name} is already in use by AMI ${taken.imageId}`,
+    );
   const specs = toTagSpecifications(request.TagSpecification);
   checkTagSpecifications(specs, ["image", "snapshot"]);
   const overrides = toBlockDeviceMappings(request.BlockDeviceMapping) ?? [];
@@ -189,25 +196,41 @@ const describeImagesParams = z.object({
 export const describeImages: ActionHandler = async ({ state }, params) => {
   const request = parseParams(describeImagesParams, params);
   if (request.ImageId !== undefined && request.MaxResults !== undefined) {
-    throw new Ec2Error("InvalidParameterCombination", "The parameter imagesSet cannot be used with the parameter maxResults");
+    throw new Ec2Error(
+      "InvalidParameterCombination",
+      "The parameter imagesSet cannot be used with the parameter maxResults",
+    );
   }
-  let images = request.ImageId === undefined ? Object.values(state.images) : request.ImageId.map((id) => findImage(state, id));
+  let images =
+    request.ImageId === undefined
+      ? Object.values(state.images)
+      : request.ImageId.map((id) => findImage(state, id));
   if (request.Owner !== undefined) {
     const ours = request.Owner.some((owner) => owner === "self" || owner === ACCOUNT_ID);
     if (!ours) images = [];
   }
   const matching = applyFilters(images, toFilters(request.Filter), imageFilterValues);
-  const page = paginate(matching, (image) => image.imageId, { maxResults: request.MaxResults, nextToken: request.NextToken }, { min: 5, max: 1000 });
+  const page = paginate(
+    matching,
+    (image) => image.imageId,
+    { maxResults: request.MaxResults, nextToken: request.NextToken },
+    { min: 5, max: 1000 },
+  );
   return { imagesSet: page.items.map(renderImage), nextToken: page.nextToken };
 };
 
 export const deregisterImage: ActionHandler = async ({ state, store, paths }, params) => {
-  const request = parseParams(z.object({ ImageId: z.string(), DeleteAssociatedSnapshots: queryBool.optional() }), params);
+  const request = parseParams(
+    z.object({ ImageId: z.string(), DeleteAssociatedSnapshots: queryBool.optional() }),
+    params,
+  );
   const image = findImage(state, request.ImageId);
   delete state.images[image.imageId];
   const results: XmlObject[] = [];
   if (request.DeleteAssociatedSnapshots === true) {
-    const stillUsed = new Set(Object.values(state.images).flatMap((other) => other.blockDevices.map((device) => device.snapshotId)));
+    const stillUsed = new Set(
+      Object.values(state.images).flatMap((other) => other.blockDevices.map((device) => device.snapshotId)),
+    );
     for (const { snapshotId } of image.blockDevices) {
       if (stillUsed.has(snapshotId)) {
         results.push({ snapshotId, returnCode: "error-generic" });
@@ -219,5 +242,8 @@ export const deregisterImage: ActionHandler = async ({ state, store, paths }, pa
   }
   await store.save();
   if (image.state !== "pending") await rm(paths.imageDir(image.imageId), { recursive: true, force: true });
-  return { return: true, deleteSnapshotResultSet: request.DeleteAssociatedSnapshots === true ? results : undefined };
+  return {
+    return: true,
+    deleteSnapshotResultSet: request.DeleteAssociatedSnapshots === true ? results : undefined,
+  };
 };

@@ -61,7 +61,10 @@ const INSTANCE_SHUTDOWN: StateReason = {
 };
 
 function transitionTime(): string {
-  return new Date().toISOString().replace("T", " ").replace(/\.\d+Z$/, " GMT");
+  return new Date()
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, " GMT");
 }
 
 /** Decodes user data as cloud-init does: base64, gunzipped when compressed. */
@@ -99,7 +102,11 @@ export class InstanceLifecycle {
   }
 
   /** Runs background work for an instance in a new epoch. */
-  private run(instance: Instance, label: string, work: (live: () => boolean, signal: AbortSignal) => Promise<void>): void {
+  private run(
+    instance: Instance,
+    label: string,
+    work: (live: () => boolean, signal: AbortSignal) => Promise<void>,
+  ): void {
     const previous = this.epochs.get(instance.instanceId);
     previous?.abort.abort();
     const epoch = (previous?.epoch ?? 0) + 1;
@@ -108,7 +115,9 @@ export class InstanceLifecycle {
     const live = () => !this.closing && this.epochs.get(instance.instanceId)?.epoch === epoch;
     const task: Promise<void> = work(live, abort.signal)
       .catch((error: unknown) => {
-        this.deps.log(`ec2: ${instance.instanceId} ${label} failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.deps.log(
+          `ec2: ${instance.instanceId} ${label} failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
       })
       .finally(() => this.tasks.delete(task));
     this.tasks.add(task);
@@ -122,8 +131,10 @@ export class InstanceLifecycle {
   /** StartInstances for one instance. */
   start(instance: Instance): StateChange {
     const previousState = instance.state;
-    if (previousState === "pending" || previousState === "running") return { instanceId: instance.instanceId, previousState, currentState: previousState };
-    if (previousState !== "stopped") throw incorrectInstanceState(instance.instanceId, previousState, "started");
+    if (previousState === "pending" || previousState === "running")
+      return { instanceId: instance.instanceId, previousState, currentState: previousState };
+    if (previousState !== "stopped")
+      throw incorrectInstanceState(instance.instanceId, previousState, "started");
     instance.state = "pending";
     instance.stateReason = undefined;
     instance.stateTransitionReason = "";
@@ -134,8 +145,10 @@ export class InstanceLifecycle {
   /** StopInstances for one instance. */
   stop(instance: Instance, reason: StateReason = USER_SHUTDOWN): StateChange {
     const previousState = instance.state;
-    if (previousState === "stopping" || previousState === "stopped") return { instanceId: instance.instanceId, previousState, currentState: previousState };
-    if (previousState !== "pending" && previousState !== "running") throw incorrectInstanceState(instance.instanceId, previousState, "stopped");
+    if (previousState === "stopping" || previousState === "stopped")
+      return { instanceId: instance.instanceId, previousState, currentState: previousState };
+    if (previousState !== "pending" && previousState !== "running")
+      throw incorrectInstanceState(instance.instanceId, previousState, "stopped");
     instance.state = "stopping";
     instance.stateReason = reason;
     instance.stateTransitionReason = `${reason === USER_SHUTDOWN ? "User" : "Instance"} initiated (${transitionTime()})`;
@@ -152,7 +165,8 @@ export class InstanceLifecycle {
   /** TerminateInstances for one instance; terminated instances stay describable. */
   terminate(instance: Instance, reason: StateReason = USER_SHUTDOWN): StateChange {
     const previousState = instance.state;
-    if (previousState === "shutting-down" || previousState === "terminated") return { instanceId: instance.instanceId, previousState, currentState: previousState };
+    if (previousState === "shutting-down" || previousState === "terminated")
+      return { instanceId: instance.instanceId, previousState, currentState: previousState };
     instance.state = "shutting-down";
     instance.stateReason = reason;
     instance.stateTransitionReason = `${reason === USER_SHUTDOWN ? "User" : "Instance"} initiated (${transitionTime()})`;
@@ -172,7 +186,8 @@ export class InstanceLifecycle {
     const processes = this.processes.get(instance.instanceId);
     if (processes === undefined) return { system: "initializing", instance: "initializing" };
     const exits = [...processes.exitedUnits.values()].map((exit) => exit.at.getTime());
-    if (exits.length > 0) return { system: "ok", instance: "impaired", impairedSince: new Date(Math.min(...exits)) };
+    if (exits.length > 0)
+      return { system: "ok", instance: "impaired", impairedSince: new Date(Math.min(...exits)) };
     return { system: "ok", instance: processes.ready ? "ok" : "initializing" };
   }
 
@@ -202,12 +217,20 @@ export class InstanceLifecycle {
     }
   }
 
-  private async boot(instance: Instance, live: () => boolean, abortSignal: AbortSignal, resumed: boolean): Promise<void> {
+  private async boot(
+    instance: Instance,
+    live: () => boolean,
+    abortSignal: AbortSignal,
+    resumed: boolean,
+  ): Promise<void> {
     const paths = this.deps.paths.instance(instance.instanceId);
     if (!existsSync(paths.root)) {
       const imageRoot = this.deps.paths.imageRoot(instance.imageId);
       if (!existsSync(imageRoot)) {
-        instance.stateReason = { code: "Server.InternalError", message: `Server.InternalError: the root of ${instance.imageId} is missing` };
+        instance.stateReason = {
+          code: "Server.InternalError",
+          message: `Server.InternalError: the root of ${instance.imageId} is missing`,
+        };
         await this.releaseInstance(instance);
         await this.save();
         return;
@@ -225,7 +248,11 @@ export class InstanceLifecycle {
     }
     if (!live() || instance.privateIpAddress === undefined) return;
     const processes = new InstanceProcesses(
-      { instanceId: instance.instanceId, instanceType: instance.instanceType, privateIpAddress: instance.privateIpAddress },
+      {
+        instanceId: instance.instanceId,
+        instanceType: instance.instanceType,
+        privateIpAddress: instance.privateIpAddress,
+      },
       paths,
       this.deps.limits,
       {
@@ -237,14 +264,19 @@ export class InstanceLifecycle {
       },
     );
     this.processes.set(instance.instanceId, processes);
-    processes.console(`${resumed ? "rebooting" : "booting"} ${instance.instanceId} (${instance.instanceType}) at ${instance.privateIpAddress} from ${instance.imageId}`);
+    processes.console(
+      `${resumed ? "rebooting" : "booting"} ${instance.instanceId} (${instance.instanceType}) at ${instance.privateIpAddress} from ${instance.imageId}`,
+    );
     processes.watchShutdown();
     if (instance.userData !== undefined && !instance.userDataStarted) {
       // Per-instance semantics: recorded before it runs, so a crash mid-way never runs it twice.
       instance.userDataStarted = true;
       void this.save().catch(() => undefined);
       const fault = this.deps.faults.take("ec2:bake", this.subjectOf(instance));
-      if (fault !== undefined) processes.console(`user data failed: ${fault.message ?? "injected fault"}: Failed to run module scripts-user`);
+      if (fault !== undefined)
+        processes.console(
+          `user data failed: ${fault.message ?? "injected fault"}: Failed to run module scripts-user`,
+        );
       else await processes.runUserData(decodeUserData(instance.userData));
     }
     // A builder that powered off at the end of its user data must not start its services.
@@ -254,7 +286,11 @@ export class InstanceLifecycle {
   }
 
   private subjectOf(instance: Instance): string {
-    return [instance.instanceId, instance.imageId, ...instance.tags.map((tag) => `${tag.key}=${tag.value}`)].join(" ");
+    return [
+      instance.instanceId,
+      instance.imageId,
+      ...instance.tags.map((tag) => `${tag.key}=${tag.value}`),
+    ].join(" ");
   }
 
   /** shutdown/poweroff/halt inside the instance: stop it, or terminate it as its launch asked. */
@@ -291,7 +327,10 @@ export class InstanceLifecycle {
   async resume(): Promise<void> {
     const instances = Object.values(this.deps.store.state.instances);
     const strays = await findInstanceProcesses(this.deps.paths.instancesDir);
-    const recorded = process.platform === "linux" ? [] : instances.flatMap((instance) => instance.processGroups.map((group) => group.pgid));
+    const recorded =
+      process.platform === "linux"
+        ? []
+        : instances.flatMap((instance) => instance.processGroups.map((group) => group.pgid));
     await endProcessGroups([...new Set([...strays.map((stray) => stray.pgid), ...recorded])], 0);
     killProcesses(strays.map((stray) => stray.pid));
     for (const instance of instances) {
@@ -299,7 +338,8 @@ export class InstanceLifecycle {
       await this.deps.limits.release(instance.instanceId);
       instance.processGroups = [];
       if (instance.state === "pending") this.launch(instance);
-      else if (instance.state === "running") this.run(instance, "reboot", (live, abortSignal) => this.boot(instance, live, abortSignal, true));
+      else if (instance.state === "running")
+        this.run(instance, "reboot", (live, abortSignal) => this.boot(instance, live, abortSignal, true));
       else if (instance.state === "stopping") instance.state = "stopped";
       else if (instance.state === "shutting-down") await this.releaseInstance(instance);
     }

@@ -3,7 +3,7 @@
  * process group (and joining the instance's cgroups), with output appended to the console log.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, type FSWatcher, openSync, appendFileSync, watch } from "node:fs";
+import { appendFileSync, closeSync, existsSync, type FSWatcher, openSync, watch } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { InstanceLimits } from "./cgroups.ts";
 import { instanceTypeSpec } from "./instance-types.ts";
@@ -106,23 +106,38 @@ export class InstanceProcesses {
       });
       this.watcher.on("error", () => undefined);
     } catch (error) {
-      this.console(`cannot watch for shutdown requests: ${error instanceof Error ? error.message : String(error)}`);
+      this.console(
+        `cannot watch for shutdown requests: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     if (this.shutdownRequested()) this.events.shutdownRequested();
   }
 
-  private async spawnInGroup(name: string, program: string, args: string[], cwd: string, env: Record<string, string>) {
-    this.cgroupProcs ??= await this.limits.prepare(this.identity.instanceId, instanceTypeSpec(this.identity.instanceType));
+  private async spawnInGroup(
+    name: string,
+    program: string,
+    args: string[],
+    cwd: string,
+    env: Record<string, string>,
+  ) {
+    this.cgroupProcs ??= await this.limits.prepare(
+      this.identity.instanceId,
+      instanceTypeSpec(this.identity.instanceType),
+    );
     // The instance may have been stopped while its cgroups were being prepared.
     if (this.ending) return undefined;
     const log = openSync(this.paths.consoleLog, "a");
     try {
-      const child = spawn("/bin/sh", ["-c", JOIN_CGROUPS, "kiln-cgroup", ...this.cgroupProcs, "--", program, ...args], {
-        cwd,
-        env,
-        detached: true,
-        stdio: ["ignore", log, log],
-      });
+      const child = spawn(
+        "/bin/sh",
+        ["-c", JOIN_CGROUPS, "kiln-cgroup", ...this.cgroupProcs, "--", program, ...args],
+        {
+          cwd,
+          env,
+          detached: true,
+          stdio: ["ignore", log, log],
+        },
+      );
       const exited = new Promise<ExitStatus>((resolve) => {
         child.on("error", (error) => {
           this.console(`${name}: ${error.message}`);
@@ -157,12 +172,20 @@ export class InstanceProcesses {
       return { code: 0, signal: null };
     }
     this.console("running user data (per-instance, once)");
-    const spawned = await this.spawnInGroup("user-data", "bash", [this.paths.userData], this.paths.root, this.baseEnv());
+    const spawned = await this.spawnInGroup(
+      "user-data",
+      "bash",
+      [this.paths.userData],
+      this.paths.root,
+      this.baseEnv(),
+    );
     if (spawned === undefined) return { code: null, signal: "SIGTERM" };
     const status = await spawned.exited;
     if (!this.ending) {
       this.console(
-        status.code === 0 ? "user data finished" : `user data failed (${describeExit(status)}): Failed to run module scripts-user`,
+        status.code === 0
+          ? "user data finished"
+          : `user data failed (${describeExit(status)}): Failed to run module scripts-user`,
       );
     }
     return status;
@@ -182,13 +205,21 @@ export class InstanceProcesses {
       }
       let command: Awaited<ReturnType<typeof resolveUnitCommand>>;
       try {
-        command = await resolveUnitCommand(parseServiceUnit(await readFile(unit.file, "utf8")), this.paths.root, this.baseEnv());
+        command = await resolveUnitCommand(
+          parseServiceUnit(await readFile(unit.file, "utf8")),
+          this.paths.root,
+          this.baseEnv(),
+        );
       } catch (error) {
         failed(error instanceof Error ? error.message : String(error));
         continue;
       }
       // Services bind the instance's own address, whatever their unit says.
-      const env = { ...command.env, HOST: this.identity.privateIpAddress, KILN_INSTANCE_ROOT: this.paths.root };
+      const env = {
+        ...command.env,
+        HOST: this.identity.privateIpAddress,
+        KILN_INSTANCE_ROOT: this.paths.root,
+      };
       this.console(`Starting ${unit.name}: ${[command.program, ...command.args].join(" ")}`);
       const spawned = await this.spawnInGroup(unit.name, command.program, command.args, command.cwd, env);
       void spawned?.exited.then((status) => {

@@ -18,14 +18,16 @@ import type { XmlObject } from "./xml.ts";
 const CONSOLE_OUTPUT_BYTES = 64 * 1024;
 
 function checkInstanceId(instanceId: string): void {
-  if (!isWellFormedId("i", instanceId)) throw new Ec2Error("InvalidInstanceID.Malformed", `Invalid id: "${instanceId}"`);
+  if (!isWellFormedId("i", instanceId))
+    throw new Ec2Error("InvalidInstanceID.Malformed", `Invalid id: "${instanceId}"`);
 }
 
 /** An instance by id, failing as AWS does for a malformed or unknown id. */
 export function findInstance(state: Ec2State, instanceId: string): Instance {
   checkInstanceId(instanceId);
   const instance = state.instances[instanceId];
-  if (instance === undefined) throw new Ec2Error("InvalidInstanceID.NotFound", `The instance ID '${instanceId}' does not exist`);
+  if (instance === undefined)
+    throw new Ec2Error("InvalidInstanceID.NotFound", `The instance ID '${instanceId}' does not exist`);
   return instance;
 }
 
@@ -33,8 +35,10 @@ export function findInstance(state: Ec2State, instanceId: string): Instance {
 export function findInstances(state: Ec2State, instanceIds: string[]): Instance[] {
   for (const id of instanceIds) checkInstanceId(id);
   const missing = instanceIds.filter((id) => state.instances[id] === undefined);
-  if (missing.length === 1) throw new Ec2Error("InvalidInstanceID.NotFound", `The instance ID '${missing[0]}' does not exist`);
-  if (missing.length > 1) throw new Ec2Error("InvalidInstanceID.NotFound", `The instance IDs '${missing.join(", ")}' do not exist`);
+  if (missing.length === 1)
+    throw new Ec2Error("InvalidInstanceID.NotFound", `The instance ID '${missing[0]}' does not exist`);
+  if (missing.length > 1)
+    throw new Ec2Error("InvalidInstanceID.NotFound", `The instance IDs '${missing.join(", ")}' do not exist`);
   return instanceIds.flatMap((id) => state.instances[id] ?? []);
 }
 
@@ -43,7 +47,9 @@ function renderState(name: InstanceStateName): XmlObject {
 }
 
 function privateDnsName(instance: Instance): string {
-  return instance.privateIpAddress === undefined ? "" : `ip-${instance.privateIpAddress.replace(/\./g, "-")}.ec2.internal`;
+  return instance.privateIpAddress === undefined
+    ? ""
+    : `ip-${instance.privateIpAddress.replace(/\./g, "-")}.ec2.internal`;
 }
 
 /** An instance as EC2's `Instance` shape. */
@@ -72,7 +78,12 @@ export function renderInstance(instance: Instance): XmlObject {
       .filter(() => instance.state !== "terminated")
       .map((volume) => ({
         deviceName: volume.deviceName,
-        ebs: { volumeId: volume.volumeId, status: "attached", attachTime: instance.launchTime, deleteOnTermination: volume.deleteOnTermination },
+        ebs: {
+          volumeId: volume.volumeId,
+          status: "attached",
+          attachTime: instance.launchTime,
+          deleteOnTermination: volume.deleteOnTermination,
+        },
       })),
     virtualizationType: "hvm",
     clientToken: instance.clientToken ?? "",
@@ -159,21 +170,39 @@ const describeInstancesParams = z.object({
 export const describeInstances: ActionHandler = async ({ state }, params) => {
   const request = parseParams(describeInstancesParams, params);
   if (request.InstanceId !== undefined && request.MaxResults !== undefined) {
-    throw new Ec2Error("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults");
+    throw new Ec2Error(
+      "InvalidParameterCombination",
+      "The parameter instancesSet cannot be used with the parameter maxResults",
+    );
   }
-  const instances = request.InstanceId === undefined ? Object.values(state.instances) : findInstances(state, request.InstanceId);
+  const instances =
+    request.InstanceId === undefined
+      ? Object.values(state.instances)
+      : findInstances(state, request.InstanceId);
   const matching = applyFilters(instances, toFilters(request.Filter), instanceFilterValues);
-  const page = paginate(matching, (instance) => instance.instanceId, { maxResults: request.MaxResults, nextToken: request.NextToken }, { min: 5, max: 1000 });
+  const page = paginate(
+    matching,
+    (instance) => instance.instanceId,
+    { maxResults: request.MaxResults, nextToken: request.NextToken },
+    { min: 5, max: 1000 },
+  );
   return { reservationSet: renderReservations(page.items), nextToken: page.nextToken };
 };
 
-const detailStatus: Record<string, string> = { ok: "passed", impaired: "failed", initializing: "initializing" };
+const detailStatus: Record<string, string> = {
+  ok: "passed",
+  impaired: "failed",
+  initializing: "initializing",
+};
 
 function renderStatus(context: Ec2Context, instance: Instance): XmlObject {
   const health = context.lifecycle.health(instance);
   const summary = (status: string, impairedSince?: Date): XmlObject => ({
     status,
-    details: status === "not-applicable" ? [] : [{ name: "reachability", status: detailStatus[status] ?? status, impairedSince }],
+    details:
+      status === "not-applicable"
+        ? []
+        : [{ name: "reachability", status: detailStatus[status] ?? status, impairedSince }],
   });
   return {
     instanceId: instance.instanceId,
@@ -196,9 +225,15 @@ const describeInstanceStatusParams = z.object({
 export const describeInstanceStatus: ActionHandler = async (context, params) => {
   const request = parseParams(describeInstanceStatusParams, params);
   const { state } = context;
-  const instances = request.InstanceId === undefined ? Object.values(state.instances) : findInstances(state, request.InstanceId);
+  const instances =
+    request.InstanceId === undefined
+      ? Object.values(state.instances)
+      : findInstances(state, request.InstanceId);
   // Without IncludeAllInstances, AWS reports running instances only.
-  const shown = request.IncludeAllInstances === true ? instances : instances.filter((instance) => instance.state === "running");
+  const shown =
+    request.IncludeAllInstances === true
+      ? instances
+      : instances.filter((instance) => instance.state === "running");
   const matching = applyFilters(shown, toFilters(request.Filter), (instance, name) => {
     const health = context.lifecycle.health(instance);
     if (name === "instance-state-name") return [instance.state];
@@ -208,12 +243,24 @@ export const describeInstanceStatus: ActionHandler = async (context, params) => 
     if (name === "availability-zone") return [instance.availabilityZone];
     return undefined;
   });
-  const page = paginate(matching, (instance) => instance.instanceId, { maxResults: request.MaxResults, nextToken: request.NextToken }, { min: 5, max: 1000 });
-  return { instanceStatusSet: page.items.map((instance) => renderStatus(context, instance)), nextToken: page.nextToken };
+  const page = paginate(
+    matching,
+    (instance) => instance.instanceId,
+    { maxResults: request.MaxResults, nextToken: request.NextToken },
+    { min: 5, max: 1000 },
+  );
+  return {
+    instanceStatusSet: page.items.map((instance) => renderStatus(context, instance)),
+    nextToken: page.nextToken,
+  };
 };
 
 function renderStateChange(change: StateChange): XmlObject {
-  return { instanceId: change.instanceId, currentState: renderState(change.currentState), previousState: renderState(change.previousState) };
+  return {
+    instanceId: change.instanceId,
+    currentState: renderState(change.currentState),
+    previousState: renderState(change.previousState),
+  };
 }
 
 const instanceIdsParams = z.object({ InstanceId: queryList(z.string()), Force: queryBool.optional() });
@@ -231,7 +278,9 @@ function stateChangeAction(change: (context: Ec2Context, instance: Instance) => 
 
 export const startInstances = stateChangeAction(({ lifecycle }, instance) => lifecycle.start(instance));
 export const stopInstances = stateChangeAction(({ lifecycle }, instance) => lifecycle.stop(instance));
-export const terminateInstances = stateChangeAction(({ lifecycle }, instance) => lifecycle.terminate(instance));
+export const terminateInstances = stateChangeAction(({ lifecycle }, instance) =>
+  lifecycle.terminate(instance),
+);
 
 async function consoleTail(file: string): Promise<{ output?: string; timestamp: Date }> {
   let handle: Awaited<ReturnType<typeof open>>;

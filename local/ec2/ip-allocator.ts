@@ -23,7 +23,10 @@ export function allocatePrivateIp(allocations: Record<string, string>, instanceI
       return address;
     }
   }
-  throw new Ec2Error("InsufficientFreeAddressesInSubnet", "No private addresses are left on the loopback network");
+  throw new Ec2Error(
+    "InsufficientFreeAddressesInSubnet",
+    "No private addresses are left on the loopback network",
+  );
 }
 
 /** Returns an instance's address to the pool. */

@@ -5,7 +5,13 @@
  */
 import { z } from "zod";
 import { Ec2Error } from "./errors.ts";
-import { queryBool, queryInt, queryList, tagSpecificationListSchema, toTagSpecifications } from "./query-params.ts";
+import {
+  queryBool,
+  queryInt,
+  queryList,
+  tagSpecificationListSchema,
+  toTagSpecifications,
+} from "./query-params.ts";
 import type { BlockDeviceMapping, LaunchTemplateData } from "./state.ts";
 import { mergeTags } from "./tags.ts";
 
@@ -32,7 +38,9 @@ export const blockDeviceMappingParams = queryList(
 );
 
 /** Block device mappings from request parameters. */
-export function toBlockDeviceMappings(parsed: z.infer<typeof blockDeviceMappingParams> | undefined): BlockDeviceMapping[] | undefined {
+export function toBlockDeviceMappings(
+  parsed: z.infer<typeof blockDeviceMappingParams> | undefined,
+): BlockDeviceMapping[] | undefined {
   return parsed?.map((mapping) => ({
     deviceName: mapping.DeviceName,
     noDevice: mapping.NoDevice,
@@ -55,7 +63,10 @@ export function toBlockDeviceMappings(parsed: z.infer<typeof blockDeviceMappingP
 const userDataParam = z
   .string()
   .regex(/^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/, "Invalid BASE64 encoding of user data.")
-  .refine((text) => Buffer.from(text, "base64").length <= USER_DATA_LIMIT, `User data is limited to ${USER_DATA_LIMIT} bytes`);
+  .refine(
+    (text) => Buffer.from(text, "base64").length <= USER_DATA_LIMIT,
+    `User data is limited to ${USER_DATA_LIMIT} bytes`,
+  );
 
 /** The launch parameters as they appear in RunInstances and in `LaunchTemplateData.*`. */
 export const launchDataParams = z.object({
@@ -97,10 +108,14 @@ export function toLaunchData(parsed: z.infer<typeof launchDataParams>): LaunchTe
     ebsOptimized: parsed.EbsOptimized,
     disableApiTermination: parsed.DisableApiTermination,
     instanceInitiatedShutdownBehavior: parsed.InstanceInitiatedShutdownBehavior,
-    iamInstanceProfile: parsed.IamInstanceProfile === undefined ? undefined : withoutUndefined({ arn: parsed.IamInstanceProfile.Arn, name: parsed.IamInstanceProfile.Name }),
+    iamInstanceProfile:
+      parsed.IamInstanceProfile === undefined
+        ? undefined
+        : withoutUndefined({ arn: parsed.IamInstanceProfile.Arn, name: parsed.IamInstanceProfile.Name }),
     securityGroupIds: parsed.SecurityGroupId,
     securityGroups: parsed.SecurityGroup,
-    tagSpecifications: parsed.TagSpecification === undefined ? undefined : toTagSpecifications(parsed.TagSpecification),
+    tagSpecifications:
+      parsed.TagSpecification === undefined ? undefined : toTagSpecifications(parsed.TagSpecification),
     metadataOptions:
       metadata === undefined
         ? undefined
@@ -123,12 +138,18 @@ export function toLaunchData(parsed: z.infer<typeof launchDataParams>): LaunchTe
 export function overlayLaunchData(base: LaunchTemplateData, overlay: LaunchTemplateData): LaunchTemplateData {
   const merged: LaunchTemplateData = { ...base, ...withoutUndefined(overlay) };
   if (base.tagSpecifications !== undefined && overlay.tagSpecifications !== undefined) {
-    const types = [...new Set([...base.tagSpecifications, ...overlay.tagSpecifications].map((spec) => spec.resourceType))];
+    const types = [
+      ...new Set([...base.tagSpecifications, ...overlay.tagSpecifications].map((spec) => spec.resourceType)),
+    ];
     merged.tagSpecifications = types.map((resourceType) => ({
       resourceType,
       tags: mergeTags(
-        base.tagSpecifications?.filter((spec) => spec.resourceType === resourceType).flatMap((spec) => spec.tags) ?? [],
-        overlay.tagSpecifications?.filter((spec) => spec.resourceType === resourceType).flatMap((spec) => spec.tags) ?? [],
+        base.tagSpecifications
+          ?.filter((spec) => spec.resourceType === resourceType)
+          .flatMap((spec) => spec.tags) ?? [],
+        overlay.tagSpecifications
+          ?.filter((spec) => spec.resourceType === resourceType)
+          .flatMap((spec) => spec.tags) ?? [],
       ),
     }));
   }

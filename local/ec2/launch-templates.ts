@@ -36,15 +36,25 @@ export interface TemplateReference {
 export function findLaunchTemplate(state: Ec2State, reference: TemplateReference): LaunchTemplate {
   const { launchTemplateId: id, launchTemplateName: name } = reference;
   if (id !== undefined) {
-    if (!isWellFormedId("lt", id)) throw new Ec2Error("InvalidLaunchTemplateId.Malformed", `The launch template ID '${id}' is malformed.`);
+    if (!isWellFormedId("lt", id))
+      throw new Ec2Error("InvalidLaunchTemplateId.Malformed", `The launch template ID '${id}' is malformed.`);
     const template = state.launchTemplates[id];
-    if (template === undefined) throw new Ec2Error("InvalidLaunchTemplateId.NotFound", `The specified launch template, with template ID ${id}, does not exist.`);
+    if (template === undefined)
+      throw new Ec2Error(
+        "InvalidLaunchTemplateId.NotFound",
+        `The specified launch template, with template ID ${id}, does not exist.`,
+      );
     return template;
   }
   if (name !== undefined) {
-    const template = Object.values(state.launchTemplates).find((candidate) => candidate.launchTemplateName === name);
+    const template = Object.values(state.launchTemplates).find(
+      (candidate) => candidate.launchTemplateName === name,
+    );
     if (template === undefined) {
-      throw new Ec2Error("InvalidLaunchTemplateName.NotFoundException", `The specified launch template, with template name ${name}, does not exist.`);
+      throw new Ec2Error(
+        "InvalidLaunchTemplateName.NotFoundException",
+        `The specified launch template, with template name ${name}, does not exist.`,
+      );
     }
     return template;
   }
@@ -95,8 +105,12 @@ function renderLaunchData(data: LaunchTemplateData): XmlObject {
     iamInstanceProfile: data.iamInstanceProfile,
     securityGroupIdSet: data.securityGroupIds,
     securityGroupSet: data.securityGroups,
-    tagSpecificationSet: data.tagSpecifications?.map((spec) => ({ resourceType: spec.resourceType, tagSet: renderTags(spec.tags) })),
-    metadataOptions: data.metadataOptions === undefined ? undefined : { state: "applied", ...data.metadataOptions },
+    tagSpecificationSet: data.tagSpecifications?.map((spec) => ({
+      resourceType: spec.resourceType,
+      tagSet: renderTags(spec.tags),
+    })),
+    metadataOptions:
+      data.metadataOptions === undefined ? undefined : { state: "applied", ...data.metadataOptions },
     blockDeviceMappingSet: data.blockDeviceMappings?.map((mapping) => ({ ...mapping })),
     monitoring: data.monitoring,
   };
@@ -120,7 +134,10 @@ const templateReferenceParams = {
   LaunchTemplateName: z.string().optional(),
 };
 
-function referenceOf(request: { LaunchTemplateId?: string | undefined; LaunchTemplateName?: string | undefined }): TemplateReference {
+function referenceOf(request: {
+  LaunchTemplateId?: string | undefined;
+  LaunchTemplateName?: string | undefined;
+}): TemplateReference {
   return { launchTemplateId: request.LaunchTemplateId, launchTemplateName: request.LaunchTemplateName };
 }
 
@@ -144,8 +161,15 @@ export const createLaunchTemplate: ActionHandler = async ({ state, store }, para
       "A launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _.'",
     );
   }
-  if (Object.values(state.launchTemplates).some((template) => template.launchTemplateName === request.LaunchTemplateName)) {
-    throw new Ec2Error("InvalidLaunchTemplateName.AlreadyExistsException", `Launch template name already in use.`);
+  if (
+    Object.values(state.launchTemplates).some(
+      (template) => template.launchTemplateName === request.LaunchTemplateName,
+    )
+  ) {
+    throw new Ec2Error(
+      "InvalidLaunchTemplateName.AlreadyExistsException",
+      `Launch template name already in use.`,
+    );
   }
   const specs = toTagSpecifications(request.TagSpecification);
   checkTagSpecifications(specs, ["launch-template"]);
@@ -161,7 +185,13 @@ export const createLaunchTemplate: ActionHandler = async ({ state, store }, para
     versions: [{ versionNumber: 1, description: request.VersionDescription, createTime: now, data }],
   };
   state.launchTemplates[template.launchTemplateId] = template;
-  rememberCreation(state, "CreateLaunchTemplate", request.ClientToken, fingerprint, template.launchTemplateId);
+  rememberCreation(
+    state,
+    "CreateLaunchTemplate",
+    request.ClientToken,
+    fingerprint,
+    template.launchTemplateId,
+  );
   await store.save();
   return { launchTemplate: renderTemplate(template) };
 };
@@ -179,11 +209,14 @@ export const createLaunchTemplateVersion: ActionHandler = async ({ state, store 
   const template = findLaunchTemplate(state, referenceOf(request));
   const fingerprint = fingerprintOf(params);
   const previous = previousCreation(state, "CreateLaunchTemplateVersion", request.ClientToken, fingerprint);
-  const earlier = template.versions.find((version) => `${template.launchTemplateId}:${version.versionNumber}` === previous);
+  const earlier = template.versions.find(
+    (version) => `${template.launchTemplateId}:${version.versionNumber}` === previous,
+  );
   if (earlier !== undefined) return { launchTemplateVersion: renderVersion(template, earlier) };
   const overlay = request.LaunchTemplateData === undefined ? {} : toLaunchData(request.LaunchTemplateData);
   // With SourceVersion, the new version starts from that version's data; each field the request sets replaces it.
-  const base = request.SourceVersion === undefined ? {} : resolveVersion(template, request.SourceVersion).data;
+  const base =
+    request.SourceVersion === undefined ? {} : resolveVersion(template, request.SourceVersion).data;
   const data: LaunchTemplateData = { ...base, ...overlay };
   checkUserData(data.userData);
   const version: LaunchTemplateVersion = {
@@ -194,7 +227,13 @@ export const createLaunchTemplateVersion: ActionHandler = async ({ state, store 
   };
   template.versions.push(version);
   template.latestVersion = version.versionNumber;
-  rememberCreation(state, "CreateLaunchTemplateVersion", request.ClientToken, fingerprint, `${template.launchTemplateId}:${version.versionNumber}`);
+  rememberCreation(
+    state,
+    "CreateLaunchTemplateVersion",
+    request.ClientToken,
+    fingerprint,
+    `${template.launchTemplateId}:${version.versionNumber}`,
+  );
   await store.save();
   return { launchTemplateVersion: renderVersion(template, version) };
 };
@@ -210,25 +249,43 @@ const describeTemplatesParams = z.object({
 export const describeLaunchTemplates: ActionHandler = async ({ state }, params) => {
   const request = parseParams(describeTemplatesParams, params);
   const named = [
-    ...(request.LaunchTemplateId ?? []).map((launchTemplateId) => findLaunchTemplate(state, { launchTemplateId })),
-    ...(request.LaunchTemplateName ?? []).map((launchTemplateName) => findLaunchTemplate(state, { launchTemplateName })),
+    ...(request.LaunchTemplateId ?? []).map((launchTemplateId) =>
+      findLaunchTemplate(state, { launchTemplateId }),
+    ),
+    ...(request.LaunchTemplateName ?? []).map((launchTemplateName) =>
+      findLaunchTemplate(state, { launchTemplateName }),
+    ),
   ];
-  const templates = request.LaunchTemplateId === undefined && request.LaunchTemplateName === undefined ? Object.values(state.launchTemplates) : named;
+  const templates =
+    request.LaunchTemplateId === undefined && request.LaunchTemplateName === undefined
+      ? Object.values(state.launchTemplates)
+      : named;
   const matching = applyFilters(templates, toFilters(request.Filter), (template, name) => {
     if (name === "launch-template-name") return [template.launchTemplateName];
     if (name === "launch-template-id") return [template.launchTemplateId];
     if (name === "create-time") return [template.createTime];
     return tagFilterValues(template.tags, name);
   });
-  const page = paginate(matching, (template) => template.launchTemplateId, { maxResults: request.MaxResults, nextToken: request.NextToken }, { min: 1, max: 200 });
+  const page = paginate(
+    matching,
+    (template) => template.launchTemplateId,
+    { maxResults: request.MaxResults, nextToken: request.NextToken },
+    { min: 1, max: 200 },
+  );
   return { launchTemplates: page.items.map(renderTemplate), nextToken: page.nextToken };
 };
 
 const describeVersionsParams = z.object({
   ...templateReferenceParams,
   LaunchTemplateVersion: queryList(z.string()).optional(),
-  MinVersion: z.string().regex(/^[0-9]+$/).optional(),
-  MaxVersion: z.string().regex(/^[0-9]+$/).optional(),
+  MinVersion: z
+    .string()
+    .regex(/^[0-9]+$/)
+    .optional(),
+  MaxVersion: z
+    .string()
+    .regex(/^[0-9]+$/)
+    .optional(),
   Filter: filterListSchema.optional(),
   MaxResults: queryInt.optional(),
   NextToken: z.string().optional(),
@@ -254,14 +311,20 @@ export const describeLaunchTemplateVersions: ActionHandler = async ({ state }, p
   });
   const matching = applyFilters(versions, toFilters(request.Filter), ({ template, version }, name) => {
     if (name === "image-id") return version.data.imageId === undefined ? [] : [version.data.imageId];
-    if (name === "instance-type") return version.data.instanceType === undefined ? [] : [version.data.instanceType];
+    if (name === "instance-type")
+      return version.data.instanceType === undefined ? [] : [version.data.instanceType];
     if (name === "is-default-version") return [String(version.versionNumber === template.defaultVersion)];
     return undefined;
   });
   // Newest first, as AWS lists versions.
   const keyOf = ({ template, version }: { template: LaunchTemplate; version: LaunchTemplateVersion }) =>
     `${template.launchTemplateId}:${String(999_999_999 - version.versionNumber).padStart(9, "0")}`;
-  const page = paginate(matching, keyOf, { maxResults: request.MaxResults, nextToken: request.NextToken }, { min: 1, max: 200 });
+  const page = paginate(
+    matching,
+    keyOf,
+    { maxResults: request.MaxResults, nextToken: request.NextToken },
+    { min: 1, max: 200 },
+  );
   return {
     launchTemplateVersionSet: page.items.map(({ template, version }) => renderVersion(template, version)),
     nextToken: page.nextToken,
@@ -269,7 +332,10 @@ export const describeLaunchTemplateVersions: ActionHandler = async ({ state }, p
 };
 
 export const modifyLaunchTemplate: ActionHandler = async ({ state, store }, params) => {
-  const request = parseParams(z.object({ ...templateReferenceParams, SetDefaultVersion: z.string().optional() }), params);
+  const request = parseParams(
+    z.object({ ...templateReferenceParams, SetDefaultVersion: z.string().optional() }),
+    params,
+  );
   const template = findLaunchTemplate(state, referenceOf(request));
   if (request.SetDefaultVersion !== undefined) {
     template.defaultVersion = resolveVersion(template, request.SetDefaultVersion).versionNumber;

@@ -16,7 +16,8 @@ export interface Page<T> {
 
 function decodeToken(token: string): string {
   const decoded = Buffer.from(token, "base64url").toString("utf8");
-  if (!decoded.startsWith("after:")) throw new Ec2Error("InvalidPaginationToken", `Invalid pagination token: ${token}`);
+  if (!decoded.startsWith("after:"))
+    throw new Ec2Error("InvalidPaginationToken", `Invalid pagination token: ${token}`);
   return decoded.slice("after:".length);
 }
 

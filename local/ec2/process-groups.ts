@@ -76,7 +76,11 @@ export async function findInstanceProcesses(instancesDir: string): Promise<Insta
       // Fields after the command name (which may contain spaces) start after the last ')'.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (fields[0] === "Z") continue;
-      found.push({ pid: Number(entry), pgid: Number(fields[2]), instanceRoot: variable.slice("KILN_INSTANCE_ROOT=".length) });
+      found.push({
+        pid: Number(entry),
+        pgid: Number(fields[2]),
+        instanceRoot: variable.slice("KILN_INSTANCE_ROOT=".length),
+      });
     } catch {
       // The process ended while we looked, or is not ours to read.
     }

@@ -20,11 +20,13 @@ export function parseQueryTree(body: string): QueryTree {
       const last = index === segments.length - 1;
       const existing = node[segment];
       if (last) {
-        if (typeof existing === "object") throw invalidParameterValue(`The parameter ${key} is both a value and a structure`);
+        if (typeof existing === "object")
+          throw invalidParameterValue(`The parameter ${key} is both a value and a structure`);
         node[segment] = value;
         return;
       }
-      if (typeof existing === "string") throw invalidParameterValue(`The parameter ${key} is both a value and a structure`);
+      if (typeof existing === "string")
+        throw invalidParameterValue(`The parameter ${key} is both a value and a structure`);
       const child: QueryTree = existing ?? {};
       node[segment] = child;
       node = child;
@@ -35,13 +37,11 @@ export function parseQueryTree(body: string): QueryTree {
 
 /** A list sent as `Name.1`, `Name.2`…, read back in index order. */
 export function queryList<T extends z.ZodType>(item: T) {
-  return z
-    .record(z.string().regex(/^[1-9][0-9]*$/, "list indexes start at 1"), item)
-    .transform((entries) =>
-      Object.entries(entries)
-        .sort(([a], [b]) => Number(a) - Number(b))
-        .map(([, value]) => value),
-    );
+  return z.record(z.string().regex(/^[1-9][0-9]*$/, "list indexes start at 1"), item).transform((entries) =>
+    Object.entries(entries)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([, value]) => value),
+  );
 }
 
 export const queryInt = z
@@ -61,7 +61,9 @@ export function toFilters(parsed: z.infer<typeof filterListSchema> | undefined):
   return (parsed ?? []).map((filter) => ({ name: filter.Name, values: filter.Value ?? [] }));
 }
 
-export const tagListSchema = queryList(z.object({ Key: z.string().min(1).max(128), Value: z.string().max(256).optional() }));
+export const tagListSchema = queryList(
+  z.object({ Key: z.string().min(1).max(128), Value: z.string().max(256).optional() }),
+);
 export type QueryTag = { key: string; value: string };
 
 /** Tags as `{ key, value }`; an absent value is the empty string, as AWS stores it. */
@@ -75,7 +77,9 @@ export const tagSpecificationListSchema = queryList(
 export type TagSpecification = { resourceType: string; tags: QueryTag[] };
 
 /** Tag specifications as `{ resourceType, tags }`. */
-export function toTagSpecifications(parsed: z.infer<typeof tagSpecificationListSchema> | undefined): TagSpecification[] {
+export function toTagSpecifications(
+  parsed: z.infer<typeof tagSpecificationListSchema> | undefined,
+): TagSpecification[] {
   return (parsed ?? []).map((spec) => ({ resourceType: spec.ResourceType, tags: toTags(spec.Tag) }));
 }
 

@@ -15,7 +15,7 @@ import { renderReservations } from "./instances.ts";
 import { allocatePrivateIp } from "./ip-allocator.ts";
 import { checkUserData, launchDataParams, overlayLaunchData, toLaunchData } from "./launch-data.ts";
 import { findLaunchTemplate, resolveVersion } from "./launch-templates.ts";
-import { parseParams, queryInt, queryList } from "./query-params.ts";
+import { parseParams, queryInt } from "./query-params.ts";
 import type { Image, Instance, LaunchTemplateData, Tag, Volume } from "./state.ts";
 import { checkTagSpecifications, mergeTags, tagsFor } from "./tags.ts";
 
@@ -28,7 +28,11 @@ const runInstancesParams = launchDataParams.extend({
   ClientToken: z.string().max(64).optional(),
   SubnetId: z.string().optional(),
   LaunchTemplate: z
-    .object({ LaunchTemplateId: z.string().optional(), LaunchTemplateName: z.string().optional(), Version: z.string().optional() })
+    .object({
+      LaunchTemplateId: z.string().optional(),
+      LaunchTemplateName: z.string().optional(),
+      Version: z.string().optional(),
+    })
     .optional(),
 });
 
@@ -58,7 +62,8 @@ function resolveLaunch(context: Ec2Context, request: z.infer<typeof runInstances
 function launchableImage(context: Ec2Context, imageId: string | undefined): Image {
   if (imageId === undefined) throw missingParameter("ImageId");
   const image = findImage(context.state, imageId);
-  if (image.state !== "available") throw new Ec2Error("InvalidAMIID.Unavailable", `AMI '${imageId}' is ${image.state}, and cannot be run`);
+  if (image.state !== "available")
+    throw new Ec2Error("InvalidAMIID.Unavailable", `AMI '${imageId}' is ${image.state}, and cannot be run`);
   return image;
 }
 
@@ -112,8 +117,10 @@ function volumesFor(image: Image, data: LaunchTemplateData, tags: Tag[], now: st
 }
 
 function countToLaunch(minCount: number, maxCount: number): number {
-  if (minCount < 1 || maxCount < 1) throw new Ec2Error("InvalidParameterValue", "MinCount and MaxCount must be at least 1");
-  if (minCount > maxCount) throw new Ec2Error("InvalidParameterValue", "MinCount must be less than or equal to MaxCount");
+  if (minCount < 1 || maxCount < 1)
+    throw new Ec2Error("InvalidParameterValue", "MinCount and MaxCount must be at least 1");
+  if (minCount > maxCount)
+    throw new Ec2Error("InvalidParameterValue", "MinCount must be less than or equal to MaxCount");
   if (minCount > INSTANCE_LIMIT) {
     throw new Ec2Error(
       "InstanceLimitExceeded",
@@ -136,10 +143,17 @@ export const runInstances: ActionHandler = async (context, params) => {
   const { data, templateTags } = resolveLaunch(context, request);
   const image = launchableImage(context, data.imageId);
   const instanceType = data.instanceType ?? DEFAULT_INSTANCE_TYPE;
-  if (instanceTypeSpec(instanceType) === undefined) throw new Ec2Error("InvalidParameterValue", `Invalid value '${instanceType}' for InstanceType.`);
+  if (instanceTypeSpec(instanceType) === undefined)
+    throw new Ec2Error("InvalidParameterValue", `Invalid value '${instanceType}' for InstanceType.`);
   checkUserData(data.userData);
   const specs = data.tagSpecifications ?? [];
-  checkTagSpecifications(specs, ["instance", "volume", "network-interface", "spot-instances-request", "elastic-gpu"]);
+  checkTagSpecifications(specs, [
+    "instance",
+    "volume",
+    "network-interface",
+    "spot-instances-request",
+    "elastic-gpu",
+  ]);
   const count = countToLaunch(request.MinCount, request.MaxCount);
   const reservationId = newId("r");
   const now = new Date().toISOString();

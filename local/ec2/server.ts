@@ -64,14 +64,17 @@ function signedRegion(request: IncomingMessage): string {
  */
 function requestSubject(tree: QueryTree, prefix = ""): string {
   return Object.entries(tree)
-    .filter(([key]) => !(prefix === "" && (key === "Action" || key === "Version")) && !key.endsWith("UserData"))
+    .filter(
+      ([key]) => !(prefix === "" && (key === "Action" || key === "Version")) && !key.endsWith("UserData"),
+    )
     .map(([key, value]) => (typeof value === "string" ? value : requestSubject(value, `${prefix}${key}.`)))
     .filter((value) => value !== "")
     .join(" ");
 }
 
 function faultError(fault: InjectedFault): Ec2Error {
-  if (fault.rule.kind === "throttle") return new Ec2Error(fault.rule.code ?? "RequestLimitExceeded", "Request limit exceeded.", 503);
+  if (fault.rule.kind === "throttle")
+    return new Ec2Error(fault.rule.code ?? "RequestLimitExceeded", "Request limit exceeded.", 503);
   return new Ec2Error(fault.code, fault.message, statusForCode(fault.code));
 }
 
@@ -103,7 +106,10 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
   });
 
   const send = (response: ServerResponse, status: number, body: string) => {
-    response.writeHead(status, { "Content-Type": "text/xml;charset=UTF-8", "Content-Length": Buffer.byteLength(body) });
+    response.writeHead(status, {
+      "Content-Type": "text/xml;charset=UTF-8",
+      "Content-Length": Buffer.byteLength(body),
+    });
     response.end(body);
   };
 
@@ -115,9 +121,14 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
       const tree = parseQueryTree([query, body].filter((part) => part !== "").join("&"));
       const action = typeof tree.Action === "string" ? tree.Action : "";
       const handler = actions[action];
-      if (handler === undefined) throw new Ec2Error("InvalidAction", `The action ${action || "(none)"} is not valid for this web service.`);
+      if (handler === undefined)
+        throw new Ec2Error(
+          "InvalidAction",
+          `The action ${action || "(none)"} is not valid for this web service.`,
+        );
       await faults.apply(`ec2:${action}`, requestSubject(tree));
-      if (tree.DryRun === "true") throw new Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412);
+      if (tree.DryRun === "true")
+        throw new Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412);
       send(response, 200, renderResponse(action, requestId, await handler(contextFor(request), tree)));
     } catch (error) {
       const failure =
@@ -127,7 +138,9 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
             ? faultError(error)
             : new Ec2Error("InternalError", "An internal error has occurred", 500);
       if (!(error instanceof Ec2Error) && !(error instanceof InjectedFault)) {
-        log(`ec2: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        log(
+          `ec2: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
       }
       send(response, failure.status, renderError(failure.code, failure.message, requestId));
     }
@@ -139,7 +152,8 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("the EC2 emulator is not listening on a TCP port");
+  if (address === null || typeof address === "string")
+    throw new Error("the EC2 emulator is not listening on a TCP port");
   const url = `http://127.0.0.1:${address.port}`;
   log(`ec2: listening on ${url}, state in ${paths.base}`);
 

@@ -11,9 +11,11 @@ import { renderTags } from "./tags.ts";
 import type { XmlObject } from "./xml.ts";
 
 function findSnapshot(state: Ec2State, snapshotId: string): Snapshot {
-  if (!isWellFormedId("snap", snapshotId)) throw new Ec2Error("InvalidSnapshotID.Malformed", `Invalid id: "${snapshotId}" (expecting "snap-...")`);
+  if (!isWellFormedId("snap", snapshotId))
+    throw new Ec2Error("InvalidSnapshotID.Malformed", `Invalid id: "${snapshotId}" (expecting "snap-...")`);
   const snapshot = state.snapshots[snapshotId];
-  if (snapshot === undefined) throw new Ec2Error("InvalidSnapshot.NotFound", `The snapshot '${snapshotId}' does not exist.`);
+  if (snapshot === undefined)
+    throw new Ec2Error("InvalidSnapshot.NotFound", `The snapshot '${snapshotId}' does not exist.`);
   return snapshot;
 }
 
@@ -69,19 +71,33 @@ const describeSnapshotsParams = z.object({
 
 export const describeSnapshots: ActionHandler = async ({ state }, params) => {
   const request = parseParams(describeSnapshotsParams, params);
-  let snapshots = request.SnapshotId === undefined ? Object.values(state.snapshots) : request.SnapshotId.map((id) => findSnapshot(state, id));
-  if (request.Owner !== undefined && !request.Owner.some((owner) => owner === "self" || owner === ACCOUNT_ID)) snapshots = [];
+  let snapshots =
+    request.SnapshotId === undefined
+      ? Object.values(state.snapshots)
+      : request.SnapshotId.map((id) => findSnapshot(state, id));
+  if (request.Owner !== undefined && !request.Owner.some((owner) => owner === "self" || owner === ACCOUNT_ID))
+    snapshots = [];
   const matching = applyFilters(snapshots, toFilters(request.Filter), snapshotFilterValues);
-  const page = paginate(matching, (snapshot) => snapshot.snapshotId, { maxResults: request.MaxResults, nextToken: request.NextToken }, { min: 5, max: 1000 });
+  const page = paginate(
+    matching,
+    (snapshot) => snapshot.snapshotId,
+    { maxResults: request.MaxResults, nextToken: request.NextToken },
+    { min: 5, max: 1000 },
+  );
   return { snapshotSet: page.items.map(renderSnapshot), nextToken: page.nextToken };
 };
 
 export const deleteSnapshot: ActionHandler = async ({ state, store }, params) => {
   const request = parseParams(z.object({ SnapshotId: z.string() }), params);
   const snapshot = findSnapshot(state, request.SnapshotId);
-  const user = Object.values(state.images).find((image) => image.blockDevices.some((device) => device.snapshotId === snapshot.snapshotId));
+  const user = Object.values(state.images).find((image) =>
+    image.blockDevices.some((device) => device.snapshotId === snapshot.snapshotId),
+  );
   if (user !== undefined) {
-    throw new Ec2Error("InvalidSnapshot.InUse", `The snapshot ${snapshot.snapshotId} is currently in use by ${user.imageId}`);
+    throw new Ec2Error(
+      "InvalidSnapshot.InUse",
+      `The snapshot ${snapshot.snapshotId} is currently in use by ${user.imageId}`,
+    );
   }
   delete state.snapshots[snapshot.snapshotId];
   await store.save();

@@ -14,7 +14,14 @@ export type Tag = z.infer<typeof tagSchema>;
 export const stateReasonSchema = z.object({ code: z.string(), message: z.string() });
 export type StateReason = z.infer<typeof stateReasonSchema>;
 
-export const instanceStateNames = ["pending", "running", "shutting-down", "terminated", "stopping", "stopped"] as const;
+export const instanceStateNames = [
+  "pending",
+  "running",
+  "shutting-down",
+  "terminated",
+  "stopping",
+  "stopped",
+] as const;
 export const instanceStateNameSchema = z.enum(instanceStateNames);
 export type InstanceStateName = z.infer<typeof instanceStateNameSchema>;
 
@@ -187,7 +194,15 @@ export type Ec2State = z.infer<typeof ec2StateSchema>;
 
 /** An empty account. */
 export function emptyState(): Ec2State {
-  return { version: 1, instances: {}, images: {}, snapshots: {}, launchTemplates: {}, clientTokens: {}, ipAllocations: {} };
+  return {
+    version: 1,
+    instances: {},
+    images: {},
+    snapshots: {},
+    launchTemplates: {},
+    clientTokens: {},
+    ipAllocations: {},
+  };
 }
 
 /** Holds the state document and writes it atomically, coalescing bursts of mutations. */

@@ -130,7 +130,10 @@ export function parseServiceUnit(text: string): ServiceUnit {
 }
 
 function expandVariables(word: string, env: Record<string, string>): string {
-  return word.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, braced, bare) => env[braced ?? bare] ?? "");
+  return word.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_, braced, bare) => env[braced ?? bare] ?? "",
+  );
 }
 
 /** An absolute path inside the root when the root holds it, else the path as the host has it. */
@@ -148,16 +151,23 @@ async function readEnvironmentFile(root: string, spec: string): Promise<Array<[s
     text = await readFile(path, "utf8");
   } catch (error) {
     if (optional) return [];
-    throw new Error(`EnvironmentFile ${spec} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `EnvironmentFile ${spec} cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   return logicalLines(text).flatMap((line) => assignments(splitWords(line)));
 }
 
 /** Turns a unit into the command to spawn inside `root`; throws with systemd's reason when it cannot start. */
-export async function resolveUnitCommand(unit: ServiceUnit, root: string, baseEnv: Record<string, string>): Promise<UnitCommand> {
+export async function resolveUnitCommand(
+  unit: ServiceUnit,
+  root: string,
+  baseEnv: Record<string, string>,
+): Promise<UnitCommand> {
   if (unit.execStart === undefined) throw new Error("Service has no ExecStart= setting");
   const env: Record<string, string> = { ...baseEnv };
-  for (const file of unit.environmentFiles) for (const [key, value] of await readEnvironmentFile(root, file)) env[key] = value;
+  for (const file of unit.environmentFiles)
+    for (const [key, value] of await readEnvironmentFile(root, file)) env[key] = value;
   for (const [key, value] of unit.environment) env[key] = value;
   // systemd's ExecStart prefixes: "-" ignore failure, "@" argv[0] follows, "+", "!", "!!", ":" privileges/expansion.
   const prefix = /^[-@:+!]*/.exec(unit.execStart)?.[0] ?? "";
@@ -172,8 +182,21 @@ export async function resolveUnitCommand(unit: ServiceUnit, root: string, baseEn
   const directory = optionalDirectory ? workingDirectory.slice(1) : workingDirectory;
   const cwd = directory === "~" ? root : join(root, directory);
   if (!existsSync(cwd)) {
-    if (!optionalDirectory) throw new Error(`Changing to the requested working directory failed: ${directory} does not exist in the instance`);
-    return { program: inRootIfPresent(root, program), args: args.map((arg) => inRootIfPresent(root, arg)), cwd: root, env };
+    if (!optionalDirectory)
+      throw new Error(
+        `Changing to the requested working directory failed: ${directory} does not exist in the instance`,
+      );
+    return {
+      program: inRootIfPresent(root, program),
+      args: args.map((arg) => inRootIfPresent(root, arg)),
+      cwd: root,
+      env,
+    };
   }
-  return { program: inRootIfPresent(root, program), args: args.map((arg) => inRootIfPresent(root, arg)), cwd, env };
+  return {
+    program: inRootIfPresent(root, program),
+    args: args.map((arg) => inRootIfPresent(root, arg)),
+    cwd,
+    env,
+  };
 }

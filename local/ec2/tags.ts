@@ -9,8 +9,8 @@ import {
   parseParams,
   queryInt,
   queryList,
-  tagListSchema,
   type TagSpecification,
+  tagListSchema,
   toFilters,
   toTags,
 } from "./query-params.ts";
@@ -32,23 +32,53 @@ interface Taggable {
 function allTaggables(state: Ec2State): Taggable[] {
   const resources: Taggable[] = [];
   for (const instance of Object.values(state.instances)) {
-    resources.push({ id: instance.instanceId, type: "instance", tags: instance.tags, setTags: (tags) => { instance.tags = tags; } });
+    resources.push({
+      id: instance.instanceId,
+      type: "instance",
+      tags: instance.tags,
+      setTags: (tags) => {
+        instance.tags = tags;
+      },
+    });
     for (const volume of instance.volumes) {
-      resources.push({ id: volume.volumeId, type: "volume", tags: volume.tags, setTags: (tags) => { volume.tags = tags; } });
+      resources.push({
+        id: volume.volumeId,
+        type: "volume",
+        tags: volume.tags,
+        setTags: (tags) => {
+          volume.tags = tags;
+        },
+      });
     }
   }
   for (const image of Object.values(state.images)) {
-    resources.push({ id: image.imageId, type: "image", tags: image.tags, setTags: (tags) => { image.tags = tags; } });
+    resources.push({
+      id: image.imageId,
+      type: "image",
+      tags: image.tags,
+      setTags: (tags) => {
+        image.tags = tags;
+      },
+    });
   }
   for (const snapshot of Object.values(state.snapshots)) {
-    resources.push({ id: snapshot.snapshotId, type: "snapshot", tags: snapshot.tags, setTags: (tags) => { snapshot.tags = tags; } });
+    resources.push({
+      id: snapshot.snapshotId,
+      type: "snapshot",
+      tags: snapshot.tags,
+      setTags: (tags) => {
+        snapshot.tags = tags;
+      },
+    });
   }
   for (const template of Object.values(state.launchTemplates)) {
     resources.push({
       id: template.launchTemplateId,
       type: "launch-template",
       tags: template.tags,
-      setTags: (tags) => { template.tags = tags; },
+      setTags: (tags) => {
+        template.tags = tags;
+      },
     });
   }
   return resources;
@@ -65,7 +95,10 @@ export function resourceNotFound(id: string): Ec2Error {
     case "snap":
       return new Ec2Error("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
     case "lt":
-      return new Ec2Error("InvalidLaunchTemplateId.NotFound", `The specified launch template, with template ID ${id}, does not exist.`);
+      return new Ec2Error(
+        "InvalidLaunchTemplateId.NotFound",
+        `The specified launch template, with template ID ${id}, does not exist.`,
+      );
     case "vol":
       return new Ec2Error("InvalidVolume.NotFound", `The volume '${id}' does not exist.`);
     default:
@@ -83,7 +116,11 @@ function findTaggable(state: Ec2State, id: string): Taggable {
 export function mergeTags(base: Tag[], overrides: Tag[]): Tag[] {
   const merged = new Map(base.map((tag) => [tag.key, tag.value]));
   for (const tag of overrides) merged.set(tag.key, tag.value);
-  if (merged.size > MAX_TAGS) throw new Ec2Error("TagLimitExceeded", `The maximum number of tags (${MAX_TAGS}) per resource was exceeded`);
+  if (merged.size > MAX_TAGS)
+    throw new Ec2Error(
+      "TagLimitExceeded",
+      `The maximum number of tags (${MAX_TAGS}) per resource was exceeded`,
+    );
   return [...merged].map(([key, value]) => ({ key, value }));
 }
 
@@ -91,14 +128,20 @@ export function mergeTags(base: Tag[], overrides: Tag[]): Tag[] {
 export function checkTagSpecifications(specs: TagSpecification[], allowed: string[]): void {
   for (const spec of specs) {
     if (!allowed.includes(spec.resourceType)) {
-      throw new Ec2Error("InvalidParameterValue", `'${spec.resourceType}' is not a valid taggable resource type for this operation.`);
+      throw new Ec2Error(
+        "InvalidParameterValue",
+        `'${spec.resourceType}' is not a valid taggable resource type for this operation.`,
+      );
     }
   }
 }
 
 /** The tags the specifications give one resource type. */
 export function tagsFor(specs: TagSpecification[], resourceType: string): Tag[] {
-  return mergeTags([], specs.filter((spec) => spec.resourceType === resourceType).flatMap((spec) => spec.tags));
+  return mergeTags(
+    [],
+    specs.filter((spec) => spec.resourceType === resourceType).flatMap((spec) => spec.tags),
+  );
 }
 
 /** A tag set as EC2 renders it. */
@@ -127,7 +170,10 @@ export const deleteTags: ActionHandler = async ({ state, store }, params) => {
       doomed === undefined
         ? []
         : resource.tags.filter(
-            (tag) => !doomed.some((spec) => spec.Key === tag.key && (spec.Value === undefined || spec.Value === tag.value)),
+            (tag) =>
+              !doomed.some(
+                (spec) => spec.Key === tag.key && (spec.Value === undefined || spec.Value === tag.value),
+              ),
           ),
     );
   }
@@ -137,11 +183,20 @@ export const deleteTags: ActionHandler = async ({ state, store }, params) => {
 
 export const describeTags: ActionHandler = async ({ state }, params) => {
   const request = parseParams(
-    z.object({ Filter: filterListSchema.optional(), MaxResults: queryInt.optional(), NextToken: z.string().optional() }),
+    z.object({
+      Filter: filterListSchema.optional(),
+      MaxResults: queryInt.optional(),
+      NextToken: z.string().optional(),
+    }),
     params,
   );
   const entries = allTaggables(state).flatMap((resource) =>
-    resource.tags.map((tag) => ({ resourceId: resource.id, resourceType: resource.type, key: tag.key, value: tag.value })),
+    resource.tags.map((tag) => ({
+      resourceId: resource.id,
+      resourceType: resource.type,
+      key: tag.key,
+      value: tag.value,
+    })),
   );
   const matching = applyFilters(entries, toFilters(request.Filter), (entry, name) => {
     if (name === "resource-id") return [entry.resourceId];
@@ -151,6 +206,11 @@ export const describeTags: ActionHandler = async ({ state }, params) => {
     if (name.startsWith("tag:")) return name.slice(4) === entry.key ? [entry.value] : [];
     return undefined;
   });
-  const page = paginate(matching, (entry) => `${entry.resourceId}\u0000${entry.key}`, { maxResults: request.MaxResults, nextToken: request.NextToken }, { min: 5, max: 1000 });
+  const page = paginate(
+    matching,
+    (entry) => `${entry.resourceId}\u0000${entry.key}`,
+    { maxResults: request.MaxResults, nextToken: request.NextToken },
+    { min: 5, max: 1000 },
+  );
   return { tagSet: page.items, nextToken: page.nextToken };
 };

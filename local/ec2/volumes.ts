@@ -58,10 +58,16 @@ const describeVolumesParams = z.object({
 
 export const describeVolumes: ActionHandler = async ({ state }, params) => {
   const request = parseParams(describeVolumesParams, params);
-  const all = Object.values(state.instances).flatMap((instance) => instance.volumes.map((volume) => ({ volume, instance })));
+  const all = Object.values(state.instances).flatMap((instance) =>
+    instance.volumes.map((volume) => ({ volume, instance })),
+  );
   const missing = request.VolumeId?.find((id) => !all.some((entry) => entry.volume.volumeId === id));
-  if (missing !== undefined) throw new Ec2Error("InvalidVolume.NotFound", `The volume '${missing}' does not exist.`);
-  const chosen = request.VolumeId === undefined ? all : all.filter((entry) => request.VolumeId?.includes(entry.volume.volumeId));
+  if (missing !== undefined)
+    throw new Ec2Error("InvalidVolume.NotFound", `The volume '${missing}' does not exist.`);
+  const chosen =
+    request.VolumeId === undefined
+      ? all
+      : all.filter((entry) => request.VolumeId?.includes(entry.volume.volumeId));
   const matching = applyFilters(chosen, toFilters(request.Filter), (entry, name) => {
     if (name === "volume-id") return [entry.volume.volumeId];
     if (name === "attachment.instance-id") return isAttached(entry) ? [entry.instance.instanceId] : [];
@@ -72,6 +78,11 @@ export const describeVolumes: ActionHandler = async ({ state }, params) => {
     if (name === "volume-type") return [entry.volume.volumeType];
     return tagFilterValues(entry.volume.tags, name);
   });
-  const page = paginate(matching, (entry) => entry.volume.volumeId, { maxResults: request.MaxResults, nextToken: request.NextToken }, { min: 5, max: 500 });
+  const page = paginate(
+    matching,
+    (entry) => entry.volume.volumeId,
+    { maxResults: request.MaxResults, nextToken: request.NextToken },
+    { min: 5, max: 500 },
+  );
   return { volumeSet: page.items.map(renderVolume), nextToken: page.nextToken };
 };

@@ -15,11 +15,12 @@ import {
   DeleteTagsCommand,
   DeregisterImageCommand,
   DescribeImagesCommand,
-  DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeSnapshotsCommand,
+  type DescribeSnapshotsCommandOutput,
   DescribeTagsCommand,
   DescribeVolumesCommand,
   EC2Client,
@@ -73,13 +74,18 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} (last seen: ${JSON.stringify(value)})`);
+    if (Date.now() > deadline)
+      throw new Error(`gave up waiting for ${what} (last seen: ${JSON.stringify(value)})`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
 async function untilState(instanceId: string, state: string): Promise<void> {
-  await until(() => stateOf(instanceId), (current) => current === state, `${instanceId} to be ${state}`);
+  await until(
+    () => stateOf(instanceId),
+    (current) => current === state,
+    `${instanceId} to be ${state}`,
+  );
 }
 
 function base64(text: string): string {
@@ -87,7 +93,15 @@ function base64(text: string): string {
 }
 
 async function launch(input: Partial<RunInstancesCommandInput> = {}): Promise<Instance[]> {
-  const reservation = await ec2.send(new RunInstancesCommand({ ImageId: baseImage, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1, ...input }));
+  const reservation = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: baseImage,
+      InstanceType: "t3.micro",
+      MinCount: 1,
+      MaxCount: 1,
+      ...input,
+    }),
+  );
   return reservation.Instances ?? [];
 }
 
@@ -119,7 +133,11 @@ async function runningInstance(input: Partial<RunInstancesCommandInput> = {}): P
   return instanceId;
 }
 
-async function availableImage(instanceId: string, name: string, tags: Array<{ Key: string; Value: string }> = []): Promise<string> {
+async function availableImage(
+  instanceId: string,
+  name: string,
+  tags: Array<{ Key: string; Value: string }> = [],
+): Promise<string> {
   const { ImageId } = await ec2.send(
     new CreateImageCommand({
       InstanceId: instanceId,
@@ -129,7 +147,11 @@ async function availableImage(instanceId: string, name: string, tags: Array<{ Ke
     }),
   );
   if (ImageId === undefined) throw new Error("CreateImage returned no image id");
-  await until(() => imageState(ImageId), (state) => state === "available", `${name} to be available`);
+  await until(
+    () => imageState(ImageId),
+    (state) => state === "available",
+    `${name} to be available`,
+  );
   return ImageId;
 }
 
@@ -145,9 +167,17 @@ describe("RunInstances", () => {
         SecurityGroupIds: ["sg-0123456789abcdef0"],
         IamInstanceProfile: { Name: "kiln-service" },
         MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 2 },
-        BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeSize: 16, KmsKeyId: "alias/kiln" } }],
+        BlockDeviceMappings: [
+          { DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeSize: 16, KmsKeyId: "alias/kiln" } },
+        ],
         TagSpecifications: [
-          { ResourceType: "instance", Tags: [{ Key: "aws:autoscaling:groupName", Value: "web-asg" }, { Key: "Name", Value: "web" }] },
+          {
+            ResourceType: "instance",
+            Tags: [
+              { Key: "aws:autoscaling:groupName", Value: "web-asg" },
+              { Key: "Name", Value: "web" },
+            ],
+          },
           { ResourceType: "volume", Tags: [{ Key: "kiln:volume", Value: "root" }] },
         ],
       }),
@@ -170,8 +200,14 @@ describe("RunInstances", () => {
       expect(instance.LaunchTime).toBeInstanceOf(Date);
       expect(instance.SubnetId).toBe("subnet-0123456789abcdef0");
       expect(instance.SecurityGroups?.[0]?.GroupId).toBe("sg-0123456789abcdef0");
-      expect(instance.IamInstanceProfile?.Arn).toBe("arn:aws:iam::000000000000:instance-profile/kiln-service");
-      expect(instance.MetadataOptions).toMatchObject({ HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 2 });
+      expect(instance.IamInstanceProfile?.Arn).toBe(
+        "arn:aws:iam::000000000000:instance-profile/kiln-service",
+      );
+      expect(instance.MetadataOptions).toMatchObject({
+        HttpTokens: "required",
+        HttpEndpoint: "enabled",
+        HttpPutResponseHopLimit: 2,
+      });
       expect(instance.Tags).toEqual(
         expect.arrayContaining([
           { Key: "aws:autoscaling:groupName", Value: "web-asg" },
@@ -183,7 +219,9 @@ describe("RunInstances", () => {
     }
 
     const volumeId = instances[0]?.BlockDeviceMappings?.[0]?.Ebs?.VolumeId;
-    const volumes = await ec2.send(new DescribeVolumesCommand({ VolumeIds: volumeId === undefined ? [] : [volumeId] }));
+    const volumes = await ec2.send(
+      new DescribeVolumesCommand({ VolumeIds: volumeId === undefined ? [] : [volumeId] }),
+    );
     expect(volumes.Volumes?.[0]).toMatchObject({
       VolumeId: volumeId,
       Size: 16,
@@ -196,19 +234,42 @@ describe("RunInstances", () => {
   });
 
   it("returns the same reservation for a repeated client token", async () => {
-    const input = { ClientToken: "deploy-42-builder", TagSpecifications: [{ ResourceType: "instance" as const, Tags: [{ Key: "role", Value: "builder" }] }] };
-    const first = await ec2.send(new RunInstancesCommand({ ImageId: baseImage, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1, ...input }));
-    const second = await ec2.send(new RunInstancesCommand({ ImageId: baseImage, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1, ...input }));
+    const input = {
+      ClientToken: "deploy-42-builder",
+      TagSpecifications: [{ ResourceType: "instance" as const, Tags: [{ Key: "role", Value: "builder" }] }],
+    };
+    const first = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: baseImage,
+        InstanceType: "t3.micro",
+        MinCount: 1,
+        MaxCount: 1,
+        ...input,
+      }),
+    );
+    const second = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: baseImage,
+        InstanceType: "t3.micro",
+        MinCount: 1,
+        MaxCount: 1,
+        ...input,
+      }),
+    );
 
     expect(second.ReservationId).toBe(first.ReservationId);
-    expect(second.Instances?.map((instance) => instance.InstanceId)).toEqual(first.Instances?.map((instance) => instance.InstanceId));
+    expect(second.Instances?.map((instance) => instance.InstanceId)).toEqual(
+      first.Instances?.map((instance) => instance.InstanceId),
+    );
     expect(second.Instances?.[0]?.ClientToken).toBe("deploy-42-builder");
   });
 
   it("rejects a repeated client token with other parameters", async () => {
     await launch({ ClientToken: "deploy-43-builder" });
 
-    await expect(launch({ ClientToken: "deploy-43-builder", InstanceType: "t3.large" })).rejects.toMatchObject({
+    await expect(
+      launch({ ClientToken: "deploy-43-builder", InstanceType: "t3.large" }),
+    ).rejects.toMatchObject({
       name: "IdempotentParameterMismatch",
     });
   });
@@ -224,7 +285,15 @@ describe("RunInstances", () => {
           SecurityGroupIds: ["sg-0aaaaaaaaaaaaaaaa"],
           MetadataOptions: { HttpTokens: "required", HttpPutResponseHopLimit: 3 },
           InstanceInitiatedShutdownBehavior: "terminate",
-          TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "service", Value: "api" }, { Key: "tier", Value: "template" }] }],
+          TagSpecifications: [
+            {
+              ResourceType: "instance",
+              Tags: [
+                { Key: "service", Value: "api" },
+                { Key: "tier", Value: "template" },
+              ],
+            },
+          ],
         },
       }),
     );
@@ -238,7 +307,9 @@ describe("RunInstances", () => {
 
     expect(instance?.ImageId).toBe(baseImage);
     expect(instance?.InstanceType).toBe("t3.medium");
-    expect(instance?.IamInstanceProfile?.Arn).toBe("arn:aws:iam::000000000000:instance-profile/from-template");
+    expect(instance?.IamInstanceProfile?.Arn).toBe(
+      "arn:aws:iam::000000000000:instance-profile/from-template",
+    );
     expect(instance?.SecurityGroups?.map((group) => group.GroupId)).toEqual(["sg-0aaaaaaaaaaaaaaaa"]);
     expect(instance?.MetadataOptions).toMatchObject({ HttpTokens: "required", HttpPutResponseHopLimit: 3 });
     expect(instance?.Tags).toEqual(
@@ -253,28 +324,43 @@ describe("RunInstances", () => {
 
   it("launches the default version when the template version is omitted", async () => {
     const { LaunchTemplate } = await ec2.send(
-      new CreateLaunchTemplateCommand({ LaunchTemplateName: "run-default-version", LaunchTemplateData: { ImageId: baseImage, InstanceType: "t3.nano" } }),
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: "run-default-version",
+        LaunchTemplateData: { ImageId: baseImage, InstanceType: "t3.nano" },
+      }),
     );
-    await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: LaunchTemplate?.LaunchTemplateId, SourceVersion: "1", LaunchTemplateData: { InstanceType: "t3.large" } }));
+    await ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: LaunchTemplate?.LaunchTemplateId,
+        SourceVersion: "1",
+        LaunchTemplateData: { InstanceType: "t3.large" },
+      }),
+    );
 
-    const [instance] = await launch({ ImageId: undefined, InstanceType: undefined, LaunchTemplate: { LaunchTemplateId: LaunchTemplate?.LaunchTemplateId } });
+    const [instance] = await launch({
+      ImageId: undefined,
+      InstanceType: undefined,
+      LaunchTemplate: { LaunchTemplateId: LaunchTemplate?.LaunchTemplateId },
+    });
 
     expect(instance?.InstanceType).toBe("t3.nano");
   });
 
-  it.each([
+  it.each<[string, Partial<RunInstancesCommandInput>, string]>([
     ["an unknown image", { ImageId: "ami-0123456789abcdef0" }, "InvalidAMIID.NotFound"],
     ["a malformed image id", { ImageId: "ami-nope" }, "InvalidAMIID.Malformed"],
     ["no image at all", { ImageId: undefined }, "MissingParameter"],
-    ["an unknown instance type", { InstanceType: "z9.mega" }, "InvalidParameterValue"],
+    ["an instance type the emulator does not offer", { InstanceType: "p4d.24xlarge" }, "InvalidParameterValue"],
     ["user data that is not base64", { UserData: "not base64!" }, "InvalidParameterValue"],
     ["the DryRun flag", { DryRun: true }, "DryRunOperation"],
-  ] as const)("fails for %s", async (_case, input, code) => {
+  ])("fails for %s", async (_case, input, code) => {
     await expect(launch(input)).rejects.toMatchObject({ name: code });
   });
 
   it("explains a dry run as AWS does", async () => {
-    await expect(launch({ DryRun: true })).rejects.toThrow("Request would have succeeded, but DryRun flag is set.");
+    await expect(launch({ DryRun: true })).rejects.toThrow(
+      "Request would have succeeded, but DryRun flag is set.",
+    );
   });
 });
 
@@ -283,8 +369,20 @@ describe("DescribeInstances", () => {
   let green: Instance;
 
   beforeAll(async () => {
-    const [first] = await launch({ TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "colour", Value: "blue" }, { Key: "only-blue", Value: "x" }] }] });
-    const [second] = await launch({ TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "colour", Value: "green" }] }] });
+    const [first] = await launch({
+      TagSpecifications: [
+        {
+          ResourceType: "instance",
+          Tags: [
+            { Key: "colour", Value: "blue" },
+            { Key: "only-blue", Value: "x" },
+          ],
+        },
+      ],
+    });
+    const [second] = await launch({
+      TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "colour", Value: "green" }] }],
+    });
     if (first === undefined || second === undefined) throw new Error("launch failed");
     blue = first;
     green = second;
@@ -296,7 +394,10 @@ describe("DescribeInstances", () => {
 
   async function idsMatching(filters: Array<{ Name: string; Values: string[] }>): Promise<string[]> {
     const result = await ec2.send(new DescribeInstancesCommand({ Filters: filters }));
-    const ids = result.Reservations?.flatMap((reservation) => reservation.Instances?.map((instance) => instance.InstanceId ?? "") ?? []) ?? [];
+    const ids =
+      result.Reservations?.flatMap(
+        (reservation) => reservation.Instances?.map((instance) => instance.InstanceId ?? "") ?? [],
+      ) ?? [];
     return ids.filter((id) => id === blue.InstanceId || id === green.InstanceId);
   }
 
@@ -305,8 +406,16 @@ describe("DescribeInstances", () => {
     ["tag:<key> with a wildcard", () => [{ Name: "tag:colour", Values: ["gr*"] }], () => [green.InstanceId]],
     ["tag-key", () => [{ Name: "tag-key", Values: ["only-blue"] }], () => [blue.InstanceId]],
     ["tag-value", () => [{ Name: "tag-value", Values: ["green"] }], () => [green.InstanceId]],
-    ["instance-id", () => [{ Name: "instance-id", Values: [green.InstanceId ?? ""] }], () => [green.InstanceId]],
-    ["private-ip-address", () => [{ Name: "private-ip-address", Values: [blue.PrivateIpAddress ?? ""] }], () => [blue.InstanceId]],
+    [
+      "instance-id",
+      () => [{ Name: "instance-id", Values: [green.InstanceId ?? ""] }],
+      () => [green.InstanceId],
+    ],
+    [
+      "private-ip-address",
+      () => [{ Name: "private-ip-address", Values: [blue.PrivateIpAddress ?? ""] }],
+      () => [blue.InstanceId],
+    ],
     [
       "instance-state-name and image-id together",
       () => [
@@ -337,13 +446,27 @@ describe("DescribeInstances", () => {
   });
 
   it("pages with MaxResults and NextToken, returning every instance exactly once", async () => {
-    const launched = await launch({ MinCount: 7, MaxCount: 7, TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "batch", Value: "paging" }] }] });
+    const launched = await launch({
+      MinCount: 7,
+      MaxCount: 7,
+      TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "batch", Value: "paging" }] }],
+    });
     const seen: string[] = [];
     let nextToken: string | undefined;
     let pages = 0;
     do {
-      const page = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: "tag:batch", Values: ["paging"] }], MaxResults: 5, NextToken: nextToken }));
-      seen.push(...(page.Reservations?.flatMap((reservation) => reservation.Instances?.map((instance) => instance.InstanceId ?? "") ?? []) ?? []));
+      const page = await ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: "tag:batch", Values: ["paging"] }],
+          MaxResults: 5,
+          NextToken: nextToken,
+        }),
+      );
+      seen.push(
+        ...(page.Reservations?.flatMap(
+          (reservation) => reservation.Instances?.map((instance) => instance.InstanceId ?? "") ?? [],
+        ) ?? []),
+      );
       nextToken = page.NextToken;
       pages += 1;
     } while (nextToken !== undefined);
@@ -353,7 +476,9 @@ describe("DescribeInstances", () => {
   });
 
   it("fails with InvalidInstanceID.NotFound for an unknown id", async () => {
-    await expect(ec2.send(new DescribeInstancesCommand({ InstanceIds: ["i-0123456789abcdef0"] }))).rejects.toMatchObject({
+    await expect(
+      ec2.send(new DescribeInstancesCommand({ InstanceIds: ["i-0123456789abcdef0"] })),
+    ).rejects.toMatchObject({
       name: "InvalidInstanceID.NotFound",
     });
   });
@@ -372,7 +497,10 @@ describe("StopInstances, StartInstances and TerminateInstances", () => {
     });
     await expect.poll(() => stateOf(instanceId)).toBe("stopped");
     const stopped = await describeInstance(instanceId);
-    expect(stopped.StateReason).toEqual({ Code: "Client.UserInitiatedShutdown", Message: "Client.UserInitiatedShutdown: User initiated shutdown" });
+    expect(stopped.StateReason).toEqual({
+      Code: "Client.UserInitiatedShutdown",
+      Message: "Client.UserInitiatedShutdown: User initiated shutdown",
+    });
     expect(stopped.StateTransitionReason).toMatch(/^User initiated \(/);
   });
 
@@ -391,7 +519,9 @@ describe("StopInstances, StartInstances and TerminateInstances", () => {
   it("terminates through shutting-down to terminated, and the instance stays describable", async () => {
     const instanceId = await runningInstance();
 
-    const { TerminatingInstances } = await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    const { TerminatingInstances } = await ec2.send(
+      new TerminateInstancesCommand({ InstanceIds: [instanceId] }),
+    );
 
     expect(TerminatingInstances?.[0]?.CurrentState).toEqual({ Code: 32, Name: "shutting-down" });
     await expect.poll(() => stateOf(instanceId)).toBe("terminated");
@@ -405,7 +535,9 @@ describe("StopInstances, StartInstances and TerminateInstances", () => {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
     await expect.poll(() => stateOf(instanceId)).toBe("terminated");
 
-    await expect(ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }))).rejects.toMatchObject({ name: "IncorrectInstanceState" });
+    await expect(ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }))).rejects.toMatchObject({
+      name: "IncorrectInstanceState",
+    });
   });
 });
 
@@ -417,13 +549,19 @@ describe("DescribeInstanceStatus", () => {
     await expect.poll(() => stateOf(stopped)).toBe("stopped");
 
     const statusOf = async (instanceId: string, includeAll: boolean) => {
-      const result = await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [instanceId], IncludeAllInstances: includeAll }));
+      const result = await ec2.send(
+        new DescribeInstanceStatusCommand({ InstanceIds: [instanceId], IncludeAllInstances: includeAll }),
+      );
       return result.InstanceStatuses?.[0];
     };
 
     await expect.poll(async () => (await statusOf(running, false))?.InstanceStatus?.Status).toBe("ok");
     const status = await statusOf(running, false);
-    expect(status).toMatchObject({ InstanceId: running, InstanceState: { Code: 16, Name: "running" }, SystemStatus: { Status: "ok" } });
+    expect(status).toMatchObject({
+      InstanceId: running,
+      InstanceState: { Code: 16, Name: "running" },
+      SystemStatus: { Status: "ok" },
+    });
     expect(status?.InstanceStatus?.Details?.[0]).toMatchObject({ Name: "reachability", Status: "passed" });
     expect(await statusOf(stopped, false)).toBeUndefined();
     expect((await statusOf(stopped, true))?.InstanceStatus?.Status).toBe("not-applicable");
@@ -473,19 +611,37 @@ describe("CreateTags, DeleteTags and DescribeTags", () => {
         { ResourceId: instanceId, ResourceType: "instance", Key: "kiln:keep", Value: "yes" },
       ]),
     );
-    const images = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: "resource-type", Values: ["image"] }, { Name: "key", Values: ["kiln:owner"] }] }));
+    const images = await ec2.send(
+      new DescribeTagsCommand({
+        Filters: [
+          { Name: "resource-type", Values: ["image"] },
+          { Name: "key", Values: ["kiln:owner"] },
+        ],
+      }),
+    );
     expect(images.Tags?.map((tag) => tag.ResourceId)).toEqual([baseImage]);
 
-    await ec2.send(new DeleteTagsCommand({ Resources: [instanceId], Tags: [{ Key: "kiln:owner" }, { Key: "kiln:keep", Value: "no" }] }));
+    await ec2.send(
+      new DeleteTagsCommand({
+        Resources: [instanceId],
+        Tags: [{ Key: "kiln:owner" }, { Key: "kiln:keep", Value: "no" }],
+      }),
+    );
 
     const remaining = (await describeInstance(instanceId)).Tags?.map((tag) => tag.Key);
     expect(remaining).toContain("kiln:keep");
     expect(remaining).not.toContain("kiln:owner");
-    await ec2.send(new DeleteTagsCommand({ Resources: [baseImage], Tags: [{ Key: "kiln:owner" }, { Key: "kiln:keep" }] }));
+    await ec2.send(
+      new DeleteTagsCommand({ Resources: [baseImage], Tags: [{ Key: "kiln:owner" }, { Key: "kiln:keep" }] }),
+    );
   });
 
   it("fails for a resource that does not exist", async () => {
-    await expect(ec2.send(new CreateTagsCommand({ Resources: ["i-0fedcba9876543210"], Tags: [{ Key: "a", Value: "b" }] }))).rejects.toMatchObject({
+    await expect(
+      ec2.send(
+        new CreateTagsCommand({ Resources: ["i-0fedcba9876543210"], Tags: [{ Key: "a", Value: "b" }] }),
+      ),
+    ).rejects.toMatchObject({
       name: "InvalidInstanceID.NotFound",
     });
   });
@@ -495,7 +651,9 @@ describe("CreateImage and DescribeImages", () => {
   let builder: string;
 
   beforeAll(async () => {
-    builder = await runningInstance({ BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeSize: 12 } }] });
+    builder = await runningInstance({
+      BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeSize: 12 } }],
+    });
   });
 
   it("registers an image with its description, tags, and a snapshot per volume", async () => {
@@ -531,7 +689,9 @@ describe("CreateImage and DescribeImages", () => {
     expect(device?.Ebs).toMatchObject({ Encrypted: true, VolumeSize: 12 });
     expect(device?.Ebs?.SnapshotId).toMatch(ID.snapshot);
 
-    const { Snapshots } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [device?.Ebs?.SnapshotId ?? ""] }));
+    const { Snapshots } = await ec2.send(
+      new DescribeSnapshotsCommand({ SnapshotIds: [device?.Ebs?.SnapshotId ?? ""] }),
+    );
     expect(Snapshots?.[0]).toMatchObject({
       SnapshotId: device?.Ebs?.SnapshotId,
       State: "completed",
@@ -547,19 +707,32 @@ describe("CreateImage and DescribeImages", () => {
   it("rejects a name already in use", async () => {
     await availableImage(builder, "svc-duplicate-name");
 
-    await expect(ec2.send(new CreateImageCommand({ InstanceId: builder, Name: "svc-duplicate-name" }))).rejects.toMatchObject({
+    await expect(
+      ec2.send(new CreateImageCommand({ InstanceId: builder, Name: "svc-duplicate-name" })),
+    ).rejects.toMatchObject({
       name: "InvalidAMIName.Duplicate",
     });
   });
 
   it("ends failed, with a state reason, when an ec2:image fault is taken for its name", async () => {
-    faults.add({ operation: "ec2:image", kind: "fail", match: "doomed", message: "Server.InternalError: snapshot failed", times: 1 });
+    faults.add({
+      operation: "ec2:image",
+      kind: "fail",
+      match: "doomed",
+      message: "Server.InternalError: snapshot failed",
+      times: 1,
+    });
 
-    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: builder, Name: "svc-doomed-image", NoReboot: true }));
+    const { ImageId } = await ec2.send(
+      new CreateImageCommand({ InstanceId: builder, Name: "svc-doomed-image", NoReboot: true }),
+    );
 
     await expect.poll(() => imageState(ImageId ?? "")).toBe("failed");
     const { Images } = await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ""] }));
-    expect(Images?.[0]?.StateReason).toEqual({ Code: "Server.InternalError", Message: "Server.InternalError: snapshot failed" });
+    expect(Images?.[0]?.StateReason).toEqual({
+      Code: "Server.InternalError",
+      Message: "Server.InternalError: snapshot failed",
+    });
   });
 
   describe("filters", () => {
@@ -569,10 +742,21 @@ describe("CreateImage and DescribeImages", () => {
     });
 
     it.each([
-      ["name with a wildcard", [{ Name: "name", Values: ["svc-filter-*"] }], ["svc-filter-a", "svc-filter-b"]],
+      [
+        "name with a wildcard",
+        [{ Name: "name", Values: ["svc-filter-*"] }],
+        ["svc-filter-a", "svc-filter-b"],
+      ],
       ["tag:<key>", [{ Name: "tag:flavour", Values: ["sour"] }], ["svc-filter-b"]],
       ["tag-key", [{ Name: "tag-key", Values: ["flavour"] }], ["svc-filter-a", "svc-filter-b"]],
-      ["state", [{ Name: "state", Values: ["available"] }, { Name: "name", Values: ["svc-filter-?"] }], ["svc-filter-a", "svc-filter-b"]],
+      [
+        "state",
+        [
+          { Name: "state", Values: ["available"] },
+          { Name: "name", Values: ["svc-filter-?"] },
+        ],
+        ["svc-filter-a", "svc-filter-b"],
+      ],
     ])("by %s", async (_name, filters, expected) => {
       const { Images } = await ec2.send(new DescribeImagesCommand({ Owners: ["self"], Filters: filters }));
 
@@ -581,7 +765,9 @@ describe("CreateImage and DescribeImages", () => {
   });
 
   it("filters by image-id and returns nothing for another owner", async () => {
-    const byId = await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: "image-id", Values: [baseImage] }] }));
+    const byId = await ec2.send(
+      new DescribeImagesCommand({ Filters: [{ Name: "image-id", Values: [baseImage] }] }),
+    );
     const amazon = await ec2.send(new DescribeImagesCommand({ Owners: ["amazon"] }));
 
     expect(byId.Images?.map((image) => image.Name)).toEqual(["kiln-local-base"]);
@@ -590,12 +776,22 @@ describe("CreateImage and DescribeImages", () => {
 
   it("pages with MaxResults and NextToken, returning every image and snapshot exactly once", async () => {
     const made: string[] = [];
-    for (let index = 0; index < 6; index += 1) made.push(await availableImage(builder, `svc-paging-${index}`, [{ Key: "batch", Value: "image-paging" }]));
+    for (let index = 0; index < 6; index += 1)
+      made.push(
+        await availableImage(builder, `svc-paging-${index}`, [{ Key: "batch", Value: "image-paging" }]),
+      );
 
     const seen: string[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await ec2.send(new DescribeImagesCommand({ Owners: ["self"], Filters: [{ Name: "tag:batch", Values: ["image-paging"] }], MaxResults: 5, NextToken: nextToken }));
+      const page = await ec2.send(
+        new DescribeImagesCommand({
+          Owners: ["self"],
+          Filters: [{ Name: "tag:batch", Values: ["image-paging"] }],
+          MaxResults: 5,
+          NextToken: nextToken,
+        }),
+      );
       seen.push(...(page.Images?.map((image) => image.ImageId ?? "") ?? []));
       nextToken = page.NextToken;
     } while (nextToken !== undefined);
@@ -604,7 +800,9 @@ describe("CreateImage and DescribeImages", () => {
     const snapshots: string[] = [];
     nextToken = undefined;
     do {
-      const page = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"], MaxResults: 5, NextToken: nextToken }));
+      const page: DescribeSnapshotsCommandOutput = await ec2.send(
+        new DescribeSnapshotsCommand({ OwnerIds: ["self"], MaxResults: 5, NextToken: nextToken }),
+      );
       snapshots.push(...(page.Snapshots?.map((snapshot) => snapshot.SnapshotId ?? "") ?? []));
       nextToken = page.NextToken;
     } while (nextToken !== undefined);
@@ -613,7 +811,9 @@ describe("CreateImage and DescribeImages", () => {
   });
 
   it("fails with InvalidAMIID.NotFound for an unknown image", async () => {
-    await expect(ec2.send(new DescribeImagesCommand({ ImageIds: ["ami-0123456789abcdef0"] }))).rejects.toMatchObject({
+    await expect(
+      ec2.send(new DescribeImagesCommand({ ImageIds: ["ami-0123456789abcdef0"] })),
+    ).rejects.toMatchObject({
       name: "InvalidAMIID.NotFound",
     });
   });
@@ -624,7 +824,9 @@ describe("CreateImage and DescribeImages", () => {
       const { Images } = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
       const snapshotId = Images?.[0]?.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId;
 
-      await expect(ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }))).rejects.toMatchObject({ name: "InvalidSnapshot.InUse" });
+      await expect(ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }))).rejects.toMatchObject({
+        name: "InvalidSnapshot.InUse",
+      });
     });
 
     it("deregisters an image and, on request, deletes its snapshots", async () => {
@@ -632,12 +834,18 @@ describe("CreateImage and DescribeImages", () => {
       const { Images } = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
       const snapshotId = Images?.[0]?.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? "";
 
-      const result = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
+      const result = await ec2.send(
+        new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }),
+      );
 
       expect(result.Return).toBe(true);
       expect(result.DeleteSnapshotResults).toEqual([{ SnapshotId: snapshotId, ReturnCode: "success" }]);
-      await expect(ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).rejects.toMatchObject({ name: "InvalidAMIID.NotFound" });
-      await expect(ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }))).rejects.toMatchObject({ name: "InvalidSnapshot.NotFound" });
+      await expect(ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).rejects.toMatchObject({
+        name: "InvalidAMIID.NotFound",
+      });
+      await expect(
+        ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
+      ).rejects.toMatchObject({ name: "InvalidSnapshot.NotFound" });
     });
 
     it("deletes a snapshot once its image is deregistered, and finds it by tag before", async () => {
@@ -650,14 +858,18 @@ describe("CreateImage and DescribeImages", () => {
         }),
       );
       await expect.poll(() => imageState(ImageId ?? "")).toBe("available");
-      const tagged = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: "tag:left", Values: ["behind"] }] }));
+      const tagged = await ec2.send(
+        new DescribeSnapshotsCommand({ Filters: [{ Name: "tag:left", Values: ["behind"] }] }),
+      );
       const snapshotId = tagged.Snapshots?.[0]?.SnapshotId ?? "";
       expect(tagged.Snapshots).toHaveLength(1);
 
       await ec2.send(new DeregisterImageCommand({ ImageId }));
       await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
 
-      await expect(ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }))).rejects.toMatchObject({ name: "InvalidSnapshot.NotFound" });
+      await expect(
+        ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
+      ).rejects.toMatchObject({ name: "InvalidSnapshot.NotFound" });
     });
   });
 });
@@ -671,7 +883,9 @@ describe("launch templates", () => {
       new CreateLaunchTemplateCommand({
         LaunchTemplateName: "svc-web",
         VersionDescription: "first",
-        TagSpecifications: [{ ResourceType: "launch-template", Tags: [{ Key: "kiln:service", Value: "web" }] }],
+        TagSpecifications: [
+          { ResourceType: "launch-template", Tags: [{ Key: "kiln:service", Value: "web" }] },
+        ],
         LaunchTemplateData: {
           ImageId: baseImage,
           InstanceType: "t3.micro",
@@ -680,7 +894,9 @@ describe("launch templates", () => {
           SecurityGroupIds: ["sg-0bbbbbbbbbbbbbbbb"],
           InstanceInitiatedShutdownBehavior: "terminate",
           MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 2 },
-          BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeSize: 20, KmsKeyId: "alias/web" } }],
+          BlockDeviceMappings: [
+            { DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeSize: 20, KmsKeyId: "alias/web" } },
+          ],
           TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "kiln:service", Value: "web" }] }],
         },
       }),
@@ -689,7 +905,9 @@ describe("launch templates", () => {
   });
 
   it("creates a template with version 1 as default and latest", async () => {
-    const { LaunchTemplates } = await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: ["svc-web"] }));
+    const { LaunchTemplates } = await ec2.send(
+      new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: ["svc-web"] }),
+    );
 
     expect(LaunchTemplates?.[0]).toMatchObject({
       LaunchTemplateId: templateId,
@@ -704,10 +922,17 @@ describe("launch templates", () => {
   });
 
   it("echoes the whole launch template data", async () => {
-    const { LaunchTemplateVersions } = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, Versions: ["1"] }));
+    const { LaunchTemplateVersions } = await ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, Versions: ["1"] }),
+    );
 
     const version = LaunchTemplateVersions?.[0];
-    expect(version).toMatchObject({ LaunchTemplateId: templateId, VersionNumber: 1, VersionDescription: "first", DefaultVersion: true });
+    expect(version).toMatchObject({
+      LaunchTemplateId: templateId,
+      VersionNumber: 1,
+      VersionDescription: "first",
+      DefaultVersion: true,
+    });
     expect(version?.LaunchTemplateData).toMatchObject({
       ImageId: baseImage,
       InstanceType: "t3.micro",
@@ -716,7 +941,9 @@ describe("launch templates", () => {
       SecurityGroupIds: ["sg-0bbbbbbbbbbbbbbbb"],
       InstanceInitiatedShutdownBehavior: "terminate",
       MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 2 },
-      BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeSize: 20, KmsKeyId: "alias/web" } }],
+      BlockDeviceMappings: [
+        { DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeSize: 20, KmsKeyId: "alias/web" } },
+      ],
       TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "kiln:service", Value: "web" }] }],
     });
   });
@@ -731,7 +958,11 @@ describe("launch templates", () => {
       }),
     );
 
-    expect(LaunchTemplateVersion).toMatchObject({ VersionNumber: 2, DefaultVersion: false, VersionDescription: "pinned to a new image" });
+    expect(LaunchTemplateVersion).toMatchObject({
+      VersionNumber: 2,
+      DefaultVersion: false,
+      VersionDescription: "pinned to a new image",
+    });
     expect(LaunchTemplateVersion?.LaunchTemplateData).toMatchObject({
       ImageId: "ami-0ffffffffffffffff",
       InstanceType: "t3.micro",
@@ -743,13 +974,17 @@ describe("launch templates", () => {
 
   it("resolves $Latest and $Default, and sets the default version", async () => {
     const versionsOf = async (versions: string[]) => {
-      const result = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, Versions: versions }));
+      const result = await ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, Versions: versions }),
+      );
       return result.LaunchTemplateVersions?.map((version) => version.VersionNumber);
     };
     expect(await versionsOf(["$Latest"])).toEqual([2]);
     expect(await versionsOf(["$Default"])).toEqual([1]);
 
-    const { LaunchTemplate } = await ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: templateId, DefaultVersion: "2" }));
+    const { LaunchTemplate } = await ec2.send(
+      new ModifyLaunchTemplateCommand({ LaunchTemplateId: templateId, DefaultVersion: "2" }),
+    );
 
     expect(LaunchTemplate?.DefaultVersionNumber).toBe(2);
     expect(await versionsOf(["$Default"])).toEqual([2]);
@@ -757,15 +992,33 @@ describe("launch templates", () => {
   });
 
   it("pages versions and honours MinVersion and MaxVersion, each version once", async () => {
-    await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: templateId, SourceVersion: "$Latest", LaunchTemplateData: { InstanceType: "t3.small" } }));
+    await ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: templateId,
+        SourceVersion: "$Latest",
+        LaunchTemplateData: { InstanceType: "t3.small" },
+      }),
+    );
     const seen: number[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, MaxResults: 1, NextToken: nextToken }));
+      const page = await ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({
+          LaunchTemplateId: templateId,
+          MaxResults: 1,
+          NextToken: nextToken,
+        }),
+      );
       seen.push(...(page.LaunchTemplateVersions?.map((version) => version.VersionNumber ?? 0) ?? []));
       nextToken = page.NextToken;
     } while (nextToken !== undefined);
-    const ranged = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, MinVersion: "2", MaxVersion: "3" }));
+    const ranged = await ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({
+        LaunchTemplateId: templateId,
+        MinVersion: "2",
+        MaxVersion: "3",
+      }),
+    );
 
     expect(seen.sort()).toEqual([1, 2, 3]);
     expect(ranged.LaunchTemplateVersions?.map((version) => version.VersionNumber).sort()).toEqual([2, 3]);
@@ -773,7 +1026,13 @@ describe("launch templates", () => {
 
   it("returns the same template for a repeated client token, and rejects it with other parameters", async () => {
     const create = (instanceType: "t3.micro" | "t3.large") =>
-      ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: "svc-token", ClientToken: "token-svc-token", LaunchTemplateData: { ImageId: baseImage, InstanceType: instanceType } }));
+      ec2.send(
+        new CreateLaunchTemplateCommand({
+          LaunchTemplateName: "svc-token",
+          ClientToken: "token-svc-token",
+          LaunchTemplateData: { ImageId: baseImage, InstanceType: instanceType },
+        }),
+      );
     const first = await create("t3.micro");
     const second = await create("t3.micro");
 
@@ -782,21 +1041,57 @@ describe("launch templates", () => {
   });
 
   it("deletes a template", async () => {
-    await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: "svc-short-lived", LaunchTemplateData: { ImageId: baseImage } }));
+    await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: "svc-short-lived",
+        LaunchTemplateData: { ImageId: baseImage },
+      }),
+    );
 
     await ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateName: "svc-short-lived" }));
 
-    await expect(ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: ["svc-short-lived"] }))).rejects.toMatchObject({
+    await expect(
+      ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: ["svc-short-lived"] })),
+    ).rejects.toMatchObject({
       name: "InvalidLaunchTemplateName.NotFoundException",
     });
   });
 
   it.each([
-    ["a name already in use", () => ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: "svc-web", LaunchTemplateData: { ImageId: baseImage } })), "InvalidLaunchTemplateName.AlreadyExistsException"],
-    ["an unknown name", () => ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: ["svc-nobody"] })), "InvalidLaunchTemplateName.NotFoundException"],
-    ["an unknown id", () => ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: "lt-0123456789abcdef0" })), "InvalidLaunchTemplateId.NotFound"],
-    ["an unknown version", () => ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, Versions: ["99"] })), "InvalidLaunchTemplateId.VersionNotFound"],
-    ["launching an unknown version", () => launch({ LaunchTemplate: { LaunchTemplateId: templateId, Version: "42" } }), "InvalidLaunchTemplateId.VersionNotFound"],
+    [
+      "a name already in use",
+      () =>
+        ec2.send(
+          new CreateLaunchTemplateCommand({
+            LaunchTemplateName: "svc-web",
+            LaunchTemplateData: { ImageId: baseImage },
+          }),
+        ),
+      "InvalidLaunchTemplateName.AlreadyExistsException",
+    ],
+    [
+      "an unknown name",
+      () => ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: ["svc-nobody"] })),
+      "InvalidLaunchTemplateName.NotFoundException",
+    ],
+    [
+      "an unknown id",
+      () => ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: "lt-0123456789abcdef0" })),
+      "InvalidLaunchTemplateId.NotFound",
+    ],
+    [
+      "an unknown version",
+      () =>
+        ec2.send(
+          new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, Versions: ["99"] }),
+        ),
+      "InvalidLaunchTemplateId.VersionNotFound",
+    ],
+    [
+      "launching an unknown version",
+      () => launch({ LaunchTemplate: { LaunchTemplateId: templateId, Version: "42" } }),
+      "InvalidLaunchTemplateId.VersionNotFound",
+    ],
   ])("fails for %s", async (_case, act, code) => {
     await expect(act()).rejects.toMatchObject({ name: code });
   });
@@ -813,10 +1108,22 @@ describe("injected faults", () => {
   });
 
   it("answers an injected failure with its code, only for requests that match", async () => {
-    faults.add({ operation: "ec2:RunInstances", kind: "fail", code: "InsufficientInstanceCapacity", match: "canary-77", times: 1 });
-    const other = await launch({ TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "deployment", Value: "canary-78" }] }] });
+    faults.add({
+      operation: "ec2:RunInstances",
+      kind: "fail",
+      code: "InsufficientInstanceCapacity",
+      match: "canary-77",
+      times: 1,
+    });
+    const other = await launch({
+      TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "deployment", Value: "canary-78" }] }],
+    });
 
-    await expect(launch({ TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "deployment", Value: "canary-77" }] }] })).rejects.toMatchObject({
+    await expect(
+      launch({
+        TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "deployment", Value: "canary-77" }] }],
+      }),
+    ).rejects.toMatchObject({
       name: "InsufficientInstanceCapacity",
       $metadata: { httpStatusCode: 500 },
     });
@@ -824,7 +1131,13 @@ describe("injected faults", () => {
   });
 
   it("is retried through by the SDK's default retry policy when the throttle passes", async () => {
-    const retrying = new EC2Client({ endpoint: emulator.url, region: "us-east-1", credentials, maxAttempts: 3, retryMode: "standard" });
+    const retrying = new EC2Client({
+      endpoint: emulator.url,
+      region: "us-east-1",
+      credentials,
+      maxAttempts: 3,
+      retryMode: "standard",
+    });
     faults.add({ operation: "ec2:DescribeInstances", kind: "throttle", times: 1 });
 
     const result = await retrying.send(new DescribeInstancesCommand({ InstanceIds: [await launchOne()] }));
@@ -868,7 +1181,9 @@ describe("with AWS-like durations", () => {
 
   it("shows an instance pending, then running, and an image pending, then available, recording the time spent", async () => {
     const imageId = await slow.ensureBaseImage();
-    const { Instances } = await slowEc2.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
+    const { Instances } = await slowEc2.send(
+      new RunInstancesCommand({ ImageId: imageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }),
+    );
     const instanceId = Instances?.[0]?.InstanceId ?? "";
     const slowState = async () => {
       const result = await slowEc2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
@@ -877,8 +1192,11 @@ describe("with AWS-like durations", () => {
     expect(await slowState()).toBe("pending");
     await expect.poll(slowState, { timeout: 20_000 }).toBe("running");
 
-    const { ImageId } = await slowEc2.send(new CreateImageCommand({ InstanceId: instanceId, Name: "svc-slow-image", NoReboot: true }));
-    const slowImageState = async () => (await slowEc2.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ""] }))).Images?.[0]?.State;
+    const { ImageId } = await slowEc2.send(
+      new CreateImageCommand({ InstanceId: instanceId, Name: "svc-slow-image", NoReboot: true }),
+    );
+    const slowImageState = async () =>
+      (await slowEc2.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ""] }))).Images?.[0]?.State;
 
     expect(await slowImageState()).toBe("pending");
     await expect.poll(slowImageState, { timeout: 20_000 }).toBe("available");

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import {
   CreateImageCommand,
   DescribeImagesCommand,
-  DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
   EC2Client,
   type Instance,
   RunInstancesCommand,
@@ -35,7 +35,12 @@ let baseImage: string;
 const logLines: string[] = [];
 
 async function startEmulator(): Promise<void> {
-  emulator = await startEc2Emulator({ stateDir, timescale: Timescale.instant(), faults: new FaultInjector(), log: (line) => logLines.push(line) });
+  emulator = await startEc2Emulator({
+    stateDir,
+    timescale: Timescale.instant(),
+    faults: new FaultInjector(),
+    log: (line) => logLines.push(line),
+  });
   ec2 = new EC2Client({ endpoint: emulator.url, region: "us-east-1", credentials, maxAttempts: 1 });
 }
 
@@ -59,7 +64,8 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} (last seen: ${JSON.stringify(value)})`);
+    if (Date.now() > deadline)
+      throw new Error(`gave up waiting for ${what} (last seen: ${JSON.stringify(value)})`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -72,7 +78,11 @@ async function describe1(instanceId: string): Promise<Instance> {
 }
 
 async function untilState(instanceId: string, state: string): Promise<Instance> {
-  return until(() => describe1(instanceId), (instance) => instance.State?.Name === state, `${instanceId} to be ${state}`);
+  return until(
+    () => describe1(instanceId),
+    (instance) => instance.State?.Name === state,
+    `${instanceId} to be ${state}`,
+  );
 }
 
 async function instanceStatus(instanceId: string): Promise<string | undefined> {
@@ -119,7 +129,8 @@ async function instanceProcesses(): Promise<number[]> {
     const environ = await readFile(`/proc/${entry}/environ`, "latin1").catch(() => "");
     const stat = await readFile(`/proc/${entry}/stat`, "latin1").catch(() => "");
     const zombie = stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-    if (environ.split("\0").some((variable) => variable.startsWith(marker)) && !zombie) pids.push(Number(entry));
+    if (environ.split("\0").some((variable) => variable.startsWith(marker)) && !zombie)
+      pids.push(Number(entry));
   }
   return pids;
 }
@@ -190,7 +201,9 @@ describe("a bake on the local EC2", () => {
     const root = instanceRoot(builderId);
     expect((await readFile(join(root, "installed-by-user-data"), "utf8")).trim()).toBe(root);
     expect(await readFile(join(root, "user-data-runs"), "utf8")).toBe("ran\n");
-    expect(await readlink(join(root, "etc/systemd/system/multi-user.target.wants/app.service"))).toBe("/etc/systemd/system/app.service");
+    expect(await readlink(join(root, "etc/systemd/system/multi-user.target.wants/app.service"))).toBe(
+      "/etc/systemd/system/app.service",
+    );
   });
 
   it("stops the builder when its user data runs the shutdown shim, before any unit starts", async () => {
@@ -217,10 +230,13 @@ describe("a bake on the local EC2", () => {
   });
 
   it("starts the unit on each instance's own address from the image, without running user data again", async () => {
-    const { Instances } = await ec2.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: "t3.micro", MinCount: 2, MaxCount: 2 }));
+    const { Instances } = await ec2.send(
+      new RunInstancesCommand({ ImageId: imageId, InstanceType: "t3.micro", MinCount: 2, MaxCount: 2 }),
+    );
     servers = Instances ?? [];
     const [first, second] = servers;
-    if (first?.PrivateIpAddress === undefined || second?.PrivateIpAddress === undefined) throw new Error("no addresses");
+    if (first?.PrivateIpAddress === undefined || second?.PrivateIpAddress === undefined)
+      throw new Error("no addresses");
 
     const answers = await Promise.all(servers.map((server) => appAnswers(server.PrivateIpAddress ?? "")));
 
@@ -228,7 +244,9 @@ describe("a bake on the local EC2", () => {
     expect(answers[0]?.root).toBe(instanceRoot(first.InstanceId ?? ""));
     expect(answers[0]?.greeting).toBe("hello from the unit");
     expect(answers[0]?.pid).not.toBe(answers[1]?.pid);
-    expect(await readFile(join(instanceRoot(first.InstanceId ?? ""), "user-data-runs"), "utf8")).toBe("ran\n");
+    expect(await readFile(join(instanceRoot(first.InstanceId ?? ""), "user-data-runs"), "utf8")).toBe(
+      "ran\n",
+    );
     await expect.poll(() => instanceStatus(first.InstanceId ?? "")).toBe("ok");
   });
 
@@ -238,8 +256,15 @@ describe("a bake on the local EC2", () => {
     const summary = logLines.find((line) => line.includes("limits are"));
 
     if (summary?.includes("enforced with cgroup v1")) {
-      const memoryPath = (await readFile(`/proc/${pid}/cgroup`, "utf8")).split("\n").find((line) => /^\d+:memory:/.test(line))?.split(":")[2] ?? "";
-      const limit = await readFile(join("/sys/fs/cgroup/memory", memoryPath, "memory.limit_in_bytes"), "utf8");
+      const memoryPath =
+        (await readFile(`/proc/${pid}/cgroup`, "utf8"))
+          .split("\n")
+          .find((line) => /^\d+:memory:/.test(line))
+          ?.split(":")[2] ?? "";
+      const limit = await readFile(
+        join("/sys/fs/cgroup/memory", memoryPath, "memory.limit_in_bytes"),
+        "utf8",
+      );
       expect(memoryPath.endsWith(`/kiln-ec2/${servers[0]?.InstanceId}`)).toBe(true);
       expect(Number(limit)).toBe(1024 * 1024 * 1024);
     } else {
@@ -260,7 +285,9 @@ describe("a bake on the local EC2", () => {
     const after = await appAnswers(address);
 
     expect(after.pid).not.toBe(before.pid);
-    expect(await readFile(join(instanceRoot(server?.InstanceId ?? ""), "opt/app/starts"), "utf8")).toBe("start\nstart\n");
+    expect(await readFile(join(instanceRoot(server?.InstanceId ?? ""), "opt/app/starts"), "utf8")).toBe(
+      "start\nstart\n",
+    );
   });
 
   it("ends the instance's process group when it is terminated", async () => {
@@ -284,7 +311,13 @@ printf '[Service]\\nExecStart=/bin/sh -c "echo giving up; exit 3"\\n' > etc/syst
 ln -s /etc/systemd/system/quitter.service etc/systemd/system/multi-user.target.wants/quitter.service
 `;
     const { Instances } = await ec2.send(
-      new RunInstancesCommand({ ImageId: baseImage, MinCount: 1, MaxCount: 1, InstanceType: "t3.nano", UserData: Buffer.from(failing).toString("base64") }),
+      new RunInstancesCommand({
+        ImageId: baseImage,
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.nano",
+        UserData: Buffer.from(failing).toString("base64"),
+      }),
     );
     impairedId = Instances?.[0]?.InstanceId ?? "";
 
@@ -302,7 +335,11 @@ ln -s /etc/systemd/system/quitter.service etc/systemd/system/multi-user.target.w
     expect(groupIsGone(before.pid)).toBe(true);
     expect(await instanceProcesses()).toEqual([]);
     // A process left behind by a crashed emulator: the next start must end it.
-    const stray = spawn("sleep", ["300"], { detached: true, stdio: "ignore", env: { ...process.env, KILN_INSTANCE_ROOT: instanceRoot(server?.InstanceId ?? "") } });
+    const stray = spawn("sleep", ["300"], {
+      detached: true,
+      stdio: "ignore",
+      env: { ...process.env, KILN_INSTANCE_ROOT: instanceRoot(server?.InstanceId ?? "") },
+    });
     const strayPid = stray.pid ?? 0;
     stray.unref();
 
