@@ -19,6 +19,7 @@ import { DynamoDeploymentHistory } from "../../core/aws/dynamo-deployment-histor
 import { DynamoServiceRegistry } from "../../core/aws/dynamo-service-registry.ts";
 import { type Deployment, terminalStatuses } from "../../core/deployment.ts";
 import { deploymentIdForObject } from "../../core/deployment-id.ts";
+import { executionArnFor } from "../../core/aws/sfn-workflow-starter.ts";
 import { registerService } from "../../core/register-service.ts";
 import type { ServiceConfigInput } from "../../core/service-config.ts";
 import { type LocalCloud, startLocalCloud } from "../../local/cloud.ts";
@@ -36,7 +37,7 @@ export interface KilnCloud {
   bucket: string;
   /** Creates a launch template and an empty group for `service` and registers it. */
   registerService(service: string, config?: Partial<ServiceConfigInput>): Promise<{ launchTemplateId: string }>;
-  /** Packs an example directory at `version` and uploads it to the bucket (the S3 trigger path). */
+  /** Packs an example (or any directory, by absolute path) at `version` and uploads it (the S3 trigger path). */
   upload(example: string, version: string, service?: string): Promise<{ key: string; deploymentId: string }>;
   /** Polls the history until the deployment reaches a terminal status (or `until`). */
   waitFor(deploymentId: string, until?: (deployment: Deployment) => boolean, timeoutMs?: number): Promise<Deployment>;
@@ -53,7 +54,7 @@ export interface KilnCloud {
 /** Fast checks: the workflow's waits are real seconds, so keep them at one. */
 export const fastServiceConfig = {
   poll: { builderSeconds: 1, imageSeconds: 1, canarySeconds: 1, refreshSeconds: 1 },
-  health: { healthyThreshold: 2, timeoutSeconds: 15, requestTimeoutMs: 1000 },
+  health: { healthyThreshold: 2, timeoutSeconds: 10, requestTimeoutMs: 1000 },
   rollout: { minHealthyPercentage: 50, instanceWarmupSeconds: 0 },
 } satisfies Partial<ServiceConfigInput>;
 
@@ -116,7 +117,8 @@ export async function startKilnCloud(): Promise<KilnCloud> {
     },
 
     async upload(example, version, service) {
-      const { body, key } = await packDirectory(join(examplesDir, example), { version, ...(service ? { service } : {}) });
+      const dir = example.startsWith("/") ? example : join(examplesDir, example);
+      const { body, key } = await packDirectory(dir, { version, ...(service ? { service } : {}) });
       const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       return { key, deploymentId: deploymentIdForObject({ bucket, key, etag: put.ETag }) };
     },
@@ -126,7 +128,12 @@ export async function startKilnCloud(): Promise<KilnCloud> {
       let last: Deployment | undefined;
       while (Date.now() < deadline) {
         last = await history.get(deploymentId);
-        if (last && until(last)) return last;
+        if (last && until(last)) {
+          // A terminal record is written before the lock is handed on: wait for the execution too.
+          const started = last.timeline.some((entry) => entry.status === "PENDING");
+          if (started && terminalStatuses.has(last.status)) await cloud.whenExecutionEnded(executionArnFor(cloud.stateMachineArn, deploymentId));
+          return last;
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       throw new Error(`deployment ${deploymentId} did not get there in ${timeoutMs} ms; last status ${last?.status ?? "none"}`);
