@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { Readable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   checkArtifactSize,
   defaultArtifactLimits,
@@ -94,6 +95,50 @@ describe("inspectArtifact", () => {
 
     await expect(inspection).rejects.toThrow(/artifact is over the 0\.1 MiB limit/);
   });
+});
+
+describe("inspectArtifact's entry streams", () => {
+  // tar-stream hands out entry streams built on streamx; one destroyed with an error and no
+  // listener throws the error out of the event loop, which would end a Lambda invocation.
+  const streamx = createRequire(import.meta.url)("streamx") as {
+    Readable: { prototype: { emit(this: NodeJS.EventEmitter, event: string, ...args: unknown[]): boolean } };
+  };
+  const unheard: string[] = [];
+
+  beforeEach(() => {
+    unheard.length = 0;
+    const emit = streamx.Readable.prototype.emit;
+    vi.spyOn(streamx.Readable.prototype, "emit").mockImplementation(function (
+      this: NodeJS.EventEmitter,
+      event,
+      ...args
+    ) {
+      if (event === "error" && this.listenerCount("error") === 0) {
+        unheard.push((args[0] as Error).message);
+        return false;
+      }
+      return emit.call(this, event, ...args);
+    });
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each(["path-traversal.tgz", "absolute-path.tgz", "pax-path-traversal.tgz"])(
+    "rejects %s without leaving an entry stream erroring with nobody listening",
+    async (file) => {
+      const bytes = await readFile(corpusPath(file));
+
+      const outcome = await inspectArtifact(Readable.from([bytes]), corpusLimits).catch(
+        (error: unknown) => error,
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+
+      expect(outcome).toBeInstanceOf(ArtifactRejectedError);
+      expect(unheard).toEqual([]);
+    },
+  );
 });
 
 describe("artifact corpus", () => {
