@@ -158,6 +158,18 @@ async function readEnvironmentFile(root: string, spec: string): Promise<Array<[s
   return logicalLines(text).flatMap((line) => assignments(splitWords(line)));
 }
 
+/** The unit's WorkingDirectory= inside the root; "-" makes a missing one fall back to the root, as to systemd's "/". */
+function workingDirectoryIn(root: string, setting: string): string {
+  const optional = setting.startsWith("-");
+  const directory = optional ? setting.slice(1) : setting;
+  const cwd = directory === "~" ? root : join(root, directory);
+  if (existsSync(cwd)) return cwd;
+  if (optional) return root;
+  throw new Error(
+    `Changing to the requested working directory failed: ${directory} does not exist in the instance`,
+  );
+}
+
 /** Turns a unit into the command to spawn inside `root`; throws with systemd's reason when it cannot start. */
 export async function resolveUnitCommand(
   unit: ServiceUnit,
@@ -177,26 +189,10 @@ export async function resolveUnitCommand(
   const [program, ...rest] = words;
   if (program === undefined) throw new Error("Service has an empty ExecStart= setting");
   const args = prefix.includes("@") ? rest.slice(1) : rest;
-  const workingDirectory = unit.workingDirectory ?? "/";
-  const optionalDirectory = workingDirectory.startsWith("-");
-  const directory = optionalDirectory ? workingDirectory.slice(1) : workingDirectory;
-  const cwd = directory === "~" ? root : join(root, directory);
-  if (!existsSync(cwd)) {
-    if (!optionalDirectory)
-      throw new Error(
-        `Changing to the requested working directory failed: ${directory} does not exist in the instance`,
-      );
-    return {
-      program: inRootIfPresent(root, program),
-      args: args.map((arg) => inRootIfPresent(root, arg)),
-      cwd: root,
-      env,
-    };
-  }
   return {
     program: inRootIfPresent(root, program),
     args: args.map((arg) => inRootIfPresent(root, arg)),
-    cwd,
+    cwd: workingDirectoryIn(root, unit.workingDirectory ?? "/"),
     env,
   };
 }

@@ -14,6 +14,7 @@ import {
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   EC2Client,
+  GetConsoleOutputCommand,
   type Instance,
   RunInstancesCommand,
   StartInstancesCommand,
@@ -31,14 +32,16 @@ const APP_PORT = 18080;
 let stateDir: string;
 let emulator: Ec2Emulator;
 let ec2: EC2Client;
+let faults: FaultInjector;
 let baseImage: string;
 const logLines: string[] = [];
 
 async function startEmulator(): Promise<void> {
+  faults = new FaultInjector();
   emulator = await startEc2Emulator({
     stateDir,
     timescale: Timescale.instant(),
-    faults: new FaultInjector(),
+    faults,
     log: (line) => logLines.push(line),
   });
   ec2 = new EC2Client({ endpoint: emulator.url, region: "us-east-1", credentials, maxAttempts: 1 });
@@ -299,6 +302,57 @@ describe("a bake on the local EC2", () => {
 
     await expect.poll(() => groupIsGone(pid)).toBe(true);
     expect(() => process.kill(-pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+  });
+
+  it("images a running instance without losing its service, pausing it during the copy", async () => {
+    const server = servers[1];
+    const address = server?.PrivateIpAddress ?? "";
+    const before = await appAnswers(address);
+
+    const { ImageId } = await ec2.send(
+      new CreateImageCommand({ InstanceId: server?.InstanceId ?? "", Name: "svc-app-live" }),
+    );
+    await until(
+      async () =>
+        (await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ""] }))).Images?.[0]?.State,
+      (state) => state === "available",
+      "the live image",
+    );
+
+    expect((await appAnswers(address)).pid).toBe(before.pid);
+    expect(existsSync(join(stateDir, "ec2", "images", ImageId ?? "", "root", "opt/app/server.js"))).toBe(
+      true,
+    );
+  });
+
+  it("skips user data when an ec2:bake fault is taken, leaving the instance running", async () => {
+    faults.add({
+      operation: "ec2:bake",
+      kind: "fail",
+      match: "doomed-bake",
+      message: "artifact checksum mismatch",
+      times: 1,
+    });
+
+    const { Instances } = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: baseImage,
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.nano",
+        UserData: Buffer.from("#!/bin/bash\necho ran > user-data-runs\nshutdown -h now\n").toString("base64"),
+        TagSpecifications: [
+          { ResourceType: "instance", Tags: [{ Key: "kiln:deployment", Value: "doomed-bake" }] },
+        ],
+      }),
+    );
+    const instanceId = Instances?.[0]?.InstanceId ?? "";
+
+    await expect.poll(() => instanceStatus(instanceId)).toBe("ok");
+    const output = await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
+    expect(Buffer.from(output.Output ?? "", "base64").toString()).toContain("artifact checksum mismatch");
+    expect(existsSync(join(instanceRoot(instanceId), "user-data-runs"))).toBe(false);
+    expect((await describe1(instanceId)).State?.Name).toBe("running");
   });
 
   let impairedId: string;
