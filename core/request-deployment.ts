@@ -26,6 +26,11 @@ export interface DeploymentRequest {
   etag?: string | undefined;
   /** An API caller's key: the same object requested again under a new key is a new deployment. */
   idempotencyKey?: string | undefined;
+  /**
+   * When the request was made: for an S3 trigger, the upload's event time, so that "newer"
+   * means uploaded later even when events are handled out of order.
+   */
+  requestedAt?: string | undefined;
   trigger: Trigger;
 }
 
@@ -45,7 +50,7 @@ export async function requestDeployment(deps: RequestDeploymentDeps, request: De
     return { deployment: resumable ? await admitDeployment(deps, existing) : existing, duplicate: true };
   }
 
-  const now = deps.clock.now().toISOString();
+  const now = request.requestedAt ? new Date(request.requestedAt).toISOString() : deps.clock.now().toISOString();
   const keyParts = parseArtifactKey(request.key);
   const accepted: Deployment = {
     id,

@@ -4,6 +4,7 @@ import type { DeploymentRequest } from "./request-deployment.ts";
 
 const recordSchema = z.object({
   eventName: z.string().startsWith("ObjectCreated:", "only ObjectCreated events start deployments"),
+  eventTime: z.iso.datetime({ offset: true }).optional(),
   userIdentity: z.object({ principalId: z.string() }).optional(),
   s3: z.object({
     bucket: z.object({ name: z.string().min(1) }),
@@ -30,6 +31,7 @@ export function toDeploymentRequests(event: S3Event): DeploymentRequest[] {
     key: decodeS3Key(record.s3.object.key),
     versionId: record.s3.object.versionId,
     etag: record.s3.object.eTag,
+    requestedAt: record.eventTime,
     trigger: { kind: "s3" as const, by: record.userIdentity?.principalId },
   }));
 }

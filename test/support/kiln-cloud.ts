@@ -38,7 +38,7 @@ export interface KilnCloud {
   /** Creates a launch template and an empty group for `service` and registers it. */
   registerService(service: string, config?: Partial<ServiceConfigInput>): Promise<{ launchTemplateId: string }>;
   /** Packs an example (or any directory, by absolute path) at `version` and uploads it (the S3 trigger path). */
-  upload(example: string, version: string, service?: string): Promise<{ key: string; deploymentId: string }>;
+  upload(example: string, version: string, service?: string): Promise<{ key: string; etag: string; deploymentId: string }>;
   /** Polls the history until the deployment reaches a terminal status (or `until`). */
   waitFor(deploymentId: string, until?: (deployment: Deployment) => boolean, timeoutMs?: number): Promise<Deployment>;
   /** Deploys `version` of an example and scales the group to `capacity` running it. */
@@ -120,7 +120,7 @@ export async function startKilnCloud(): Promise<KilnCloud> {
       const dir = example.startsWith("/") ? example : join(examplesDir, example);
       const { body, key } = await packDirectory(dir, { version, ...(service ? { service } : {}) });
       const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-      return { key, deploymentId: deploymentIdForObject({ bucket, key, etag: put.ETag }) };
+      return { key, etag: put.ETag ?? "", deploymentId: deploymentIdForObject({ bucket, key, etag: put.ETag }) };
     },
 
     async waitFor(deploymentId, until = (deployment) => terminalStatuses.has(deployment.status), timeoutMs = 90_000) {
