@@ -82,7 +82,7 @@ export const describeVolumes: ActionHandler = async ({ state }, params) => {
     matching,
     (entry) => entry.volume.volumeId,
     { maxResults: request.MaxResults, nextToken: request.NextToken },
-    { min: 5, max: 500 },
+    { min: 5, max: 1000 },
   );
   return { volumeSet: page.items.map(renderVolume), nextToken: page.nextToken };
 };

@@ -39,6 +39,8 @@ import { FaultInjector } from "../../local/faults.ts";
 import { Timescale } from "../../local/timescale.ts";
 
 const credentials = { accessKeyId: "AKIDLOCAL", secretAccessKey: "local-secret" };
+/** Background work (boot, stop grace, snapshot) on a busy machine can take seconds. */
+const eventually = { timeout: 30_000, interval: 25 };
 
 let stateDir: string;
 let emulator: Ec2Emulator;
@@ -350,7 +352,11 @@ describe("RunInstances", () => {
     ["an unknown image", { ImageId: "ami-0123456789abcdef0" }, "InvalidAMIID.NotFound"],
     ["a malformed image id", { ImageId: "ami-nope" }, "InvalidAMIID.Malformed"],
     ["no image at all", { ImageId: undefined }, "MissingParameter"],
-    ["an instance type the emulator does not offer", { InstanceType: "p4d.24xlarge" }, "InvalidParameterValue"],
+    [
+      "an instance type the emulator does not offer",
+      { InstanceType: "p4d.24xlarge" },
+      "InvalidParameterValue",
+    ],
     ["user data that is not base64", { UserData: "not base64!" }, "InvalidParameterValue"],
     ["the DryRun flag", { DryRun: true }, "DryRunOperation"],
   ])("fails for %s", async (_case, input, code) => {
@@ -495,7 +501,7 @@ describe("StopInstances, StartInstances and TerminateInstances", () => {
       PreviousState: { Code: 16, Name: "running" },
       CurrentState: { Code: 64, Name: "stopping" },
     });
-    await expect.poll(() => stateOf(instanceId)).toBe("stopped");
+    await expect.poll(() => stateOf(instanceId), eventually).toBe("stopped");
     const stopped = await describeInstance(instanceId);
     expect(stopped.StateReason).toEqual({
       Code: "Client.UserInitiatedShutdown",
@@ -507,13 +513,13 @@ describe("StopInstances, StartInstances and TerminateInstances", () => {
   it("starts a stopped instance again", async () => {
     const instanceId = await runningInstance();
     await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-    await expect.poll(() => stateOf(instanceId)).toBe("stopped");
+    await expect.poll(() => stateOf(instanceId), eventually).toBe("stopped");
 
     const { StartingInstances } = await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
 
     expect(StartingInstances?.[0]?.PreviousState?.Name).toBe("stopped");
     expect(StartingInstances?.[0]?.CurrentState?.Name).toBe("pending");
-    await expect.poll(() => stateOf(instanceId)).toBe("running");
+    await expect.poll(() => stateOf(instanceId), eventually).toBe("running");
   });
 
   it("terminates through shutting-down to terminated, and the instance stays describable", async () => {
@@ -524,7 +530,7 @@ describe("StopInstances, StartInstances and TerminateInstances", () => {
     );
 
     expect(TerminatingInstances?.[0]?.CurrentState).toEqual({ Code: 32, Name: "shutting-down" });
-    await expect.poll(() => stateOf(instanceId)).toBe("terminated");
+    await expect.poll(() => stateOf(instanceId), eventually).toBe("terminated");
     const terminated = await describeInstance(instanceId);
     expect(terminated.State).toEqual({ Code: 48, Name: "terminated" });
     expect(terminated.PrivateIpAddress).toBeUndefined();
@@ -533,7 +539,7 @@ describe("StopInstances, StartInstances and TerminateInstances", () => {
   it("refuses to start a terminated instance", async () => {
     const instanceId = await runningInstance();
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
-    await expect.poll(() => stateOf(instanceId)).toBe("terminated");
+    await expect.poll(() => stateOf(instanceId), eventually).toBe("terminated");
 
     await expect(ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }))).rejects.toMatchObject({
       name: "IncorrectInstanceState",
@@ -546,7 +552,7 @@ describe("DescribeInstanceStatus", () => {
     const running = await runningInstance();
     const stopped = await runningInstance();
     await ec2.send(new StopInstancesCommand({ InstanceIds: [stopped] }));
-    await expect.poll(() => stateOf(stopped)).toBe("stopped");
+    await expect.poll(() => stateOf(stopped), eventually).toBe("stopped");
 
     const statusOf = async (instanceId: string, includeAll: boolean) => {
       const result = await ec2.send(
@@ -555,7 +561,9 @@ describe("DescribeInstanceStatus", () => {
       return result.InstanceStatuses?.[0];
     };
 
-    await expect.poll(async () => (await statusOf(running, false))?.InstanceStatus?.Status).toBe("ok");
+    await expect
+      .poll(async () => (await statusOf(running, false))?.InstanceStatus?.Status, eventually)
+      .toBe("ok");
     const status = await statusOf(running, false);
     expect(status).toMatchObject({
       InstanceId: running,
@@ -576,7 +584,7 @@ describe("GetConsoleOutput", () => {
       .poll(async () => {
         const { Output } = await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
         return Buffer.from(Output ?? "", "base64").toString();
-      })
+      }, eventually)
       .toContain("console-marker-7731");
     const output = await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
     expect(output.InstanceId).toBe(instanceId);
@@ -671,7 +679,7 @@ describe("CreateImage and DescribeImages", () => {
     );
 
     expect(ImageId).toMatch(ID.image);
-    await expect.poll(() => imageState(ImageId ?? "")).toBe("available");
+    await expect.poll(() => imageState(ImageId ?? ""), eventually).toBe("available");
     const { Images } = await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ""] }));
     const image = Images?.[0];
     expect(image).toMatchObject({
@@ -727,7 +735,7 @@ describe("CreateImage and DescribeImages", () => {
       new CreateImageCommand({ InstanceId: builder, Name: "svc-doomed-image", NoReboot: true }),
     );
 
-    await expect.poll(() => imageState(ImageId ?? "")).toBe("failed");
+    await expect.poll(() => imageState(ImageId ?? ""), eventually).toBe("failed");
     const { Images } = await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ""] }));
     expect(Images?.[0]?.StateReason).toEqual({
       Code: "Server.InternalError",
@@ -857,7 +865,7 @@ describe("CreateImage and DescribeImages", () => {
           TagSpecifications: [{ ResourceType: "snapshot", Tags: [{ Key: "left", Value: "behind" }] }],
         }),
       );
-      await expect.poll(() => imageState(ImageId ?? "")).toBe("available");
+      await expect.poll(() => imageState(ImageId ?? ""), eventually).toBe("available");
       const tagged = await ec2.send(
         new DescribeSnapshotsCommand({ Filters: [{ Name: "tag:left", Values: ["behind"] }] }),
       );
@@ -1190,7 +1198,7 @@ describe("with AWS-like durations", () => {
       return result.Reservations?.[0]?.Instances?.[0]?.State?.Name;
     };
     expect(await slowState()).toBe("pending");
-    await expect.poll(slowState, { timeout: 20_000 }).toBe("running");
+    await expect.poll(slowState, eventually).toBe("running");
 
     const { ImageId } = await slowEc2.send(
       new CreateImageCommand({ InstanceId: instanceId, Name: "svc-slow-image", NoReboot: true }),
@@ -1199,7 +1207,7 @@ describe("with AWS-like durations", () => {
       (await slowEc2.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ""] }))).Images?.[0]?.State;
 
     expect(await slowImageState()).toBe("pending");
-    await expect.poll(slowImageState, { timeout: 20_000 }).toBe("available");
+    await expect.poll(slowImageState, eventually).toBe("available");
     const operations = timescale.report().map((timing) => timing.operation);
     expect(operations).toEqual(expect.arrayContaining(["ec2:boot", "ec2:snapshot"]));
   });

@@ -27,6 +27,8 @@ import { FaultInjector } from "../../local/faults.ts";
 import { Timescale } from "../../local/timescale.ts";
 
 const credentials = { accessKeyId: "AKIDLOCAL", secretAccessKey: "local-secret" };
+/** Background work (boot, stop grace, snapshot) on a busy machine can take seconds. */
+const eventually = { timeout: 30_000, interval: 25 };
 const APP_PORT = 18080;
 
 let stateDir: string;
@@ -250,7 +252,7 @@ describe("a bake on the local EC2", () => {
     expect(await readFile(join(instanceRoot(first.InstanceId ?? ""), "user-data-runs"), "utf8")).toBe(
       "ran\n",
     );
-    await expect.poll(() => instanceStatus(first.InstanceId ?? "")).toBe("ok");
+    await expect.poll(() => instanceStatus(first.InstanceId ?? ""), eventually).toBe("ok");
   });
 
   it("puts the unit under its instance type's memory limit, or says why limits are not enforced", async () => {
@@ -300,7 +302,7 @@ describe("a bake on the local EC2", () => {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [server?.InstanceId ?? ""] }));
     await untilState(server?.InstanceId ?? "", "terminated");
 
-    await expect.poll(() => groupIsGone(pid)).toBe(true);
+    await expect.poll(() => groupIsGone(pid), eventually).toBe(true);
     expect(() => process.kill(-pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
   });
 
@@ -348,7 +350,7 @@ describe("a bake on the local EC2", () => {
     );
     const instanceId = Instances?.[0]?.InstanceId ?? "";
 
-    await expect.poll(() => instanceStatus(instanceId)).toBe("ok");
+    await expect.poll(() => instanceStatus(instanceId), eventually).toBe("ok");
     const output = await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
     expect(Buffer.from(output.Output ?? "", "base64").toString()).toContain("artifact checksum mismatch");
     expect(existsSync(join(instanceRoot(instanceId), "user-data-runs"))).toBe(false);
@@ -375,7 +377,7 @@ ln -s /etc/systemd/system/quitter.service etc/systemd/system/multi-user.target.w
     );
     impairedId = Instances?.[0]?.InstanceId ?? "";
 
-    await expect.poll(() => instanceStatus(impairedId)).toBe("impaired");
+    await expect.poll(() => instanceStatus(impairedId), eventually).toBe("impaired");
     expect((await describe1(impairedId)).State?.Name).toBe("running");
   });
 
@@ -399,7 +401,7 @@ ln -s /etc/systemd/system/quitter.service etc/systemd/system/multi-user.target.w
 
     await startEmulator();
 
-    await expect.poll(() => groupIsGone(strayPid)).toBe(true);
+    await expect.poll(() => groupIsGone(strayPid), eventually).toBe(true);
     const after = await appAnswers(address);
     expect(after.pid).not.toBe(before.pid);
     expect(after.host).toBe(address);
@@ -407,7 +409,7 @@ ln -s /etc/systemd/system/quitter.service etc/systemd/system/multi-user.target.w
     const images = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
     expect(images.Images?.[0]?.State).toBe("available");
     expect((await describe1(builderId)).State?.Name).toBe("stopped");
-    await expect.poll(() => instanceStatus(impairedId)).toBe("impaired");
+    await expect.poll(() => instanceStatus(impairedId), eventually).toBe("impaired");
     expect(await readFile(join(instanceRoot(impairedId), "user-data-runs"), "utf8")).toBe("ran\n");
   });
 });
