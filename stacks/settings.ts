@@ -78,8 +78,8 @@ export function readSettings(
     emailFrom,
     jwt: issuer ? { issuer, audiences } : undefined,
     pruneSchedule: env.KILN_PRUNE_SCHEDULE?.trim() || "rate(1 day)",
-    noncurrentArtifactDays: days("KILN_NONCURRENT_ARTIFACT_DAYS", env.KILN_NONCURRENT_ARTIFACT_DAYS, 30),
-    artifactExpiryDays: days("KILN_ARTIFACT_EXPIRY_DAYS", env.KILN_ARTIFACT_EXPIRY_DAYS, 0),
+    noncurrentArtifactDays: days("KILN_NONCURRENT_ARTIFACT_DAYS", env.KILN_NONCURRENT_ARTIFACT_DAYS, 30, 1),
+    artifactExpiryDays: days("KILN_ARTIFACT_EXPIRY_DAYS", env.KILN_ARTIFACT_EXPIRY_DAYS, 0, 0),
     healthCheckVpc: subnets.length > 0 ? { subnets, securityGroups } : undefined,
     serviceInstanceRoleArns,
   };

@@ -613,3 +613,28 @@ describe("prune schedule", () => {
     ]);
   });
 });
+
+describe("sst-env.d.ts", () => {
+  it("declares every linkable component the stage creates, with its type", () => {
+    const types: Record<string, string> = {
+      "sst:aws:Bucket": "sst.aws.Bucket",
+      "sst:aws:Dynamo": "sst.aws.Dynamo",
+      "sst:aws:ApiGatewayV2": "sst.aws.ApiGatewayV2",
+      "sst:aws:Email": "sst.aws.Email",
+      "sst:sst:Secret": "sst.sst.Secret",
+      "sst:aws:Function": "sst.aws.Function",
+    };
+    const expected = production.resources
+      .filter((r) => !r.read && r.type in types)
+      .map((r) => `${r.name}: ${types[r.type]}`)
+      .sort();
+    const declared = [
+      ...fs
+        .readFileSync(path.join(root, "sst-env.d.ts"), "utf8")
+        .matchAll(/"?(\w+)"?: \{[^}]*?"?type"?: "([\w.]+)"/g),
+    ]
+      .map(([, name, type]) => `${name}: ${type}`)
+      .sort();
+    expect(declared).toEqual(expected);
+  });
+});
