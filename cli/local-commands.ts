@@ -111,7 +111,11 @@ async function runForeground(
     for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => resolveStop());
   });
   io.out(`${stamp()} stopping…`);
-  process.once("SIGINT", () => {
+  // Under `npm start` one Ctrl-C arrives twice (the terminal's and npm's forwarded copy): only a
+  // Ctrl-C pressed a while later means "stop now, without cleaning up".
+  const stoppingSince = Date.now();
+  process.on("SIGINT", () => {
+    if (Date.now() - stoppingSince < 1500) return;
     io.err("kiln: stopped without cleaning up (second Ctrl-C)");
     process.exit(130);
   });
