@@ -36,11 +36,12 @@ function list(value: string | undefined): string[] {
     .filter((item) => item.length > 0);
 }
 
-function days(name: string, value: string | undefined, fallback: number): number {
+function days(name: string, value: string | undefined, fallback: number, least: number): number {
   if (value === undefined || value === "") return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0)
-    throw new Error(`${name} must be a whole number of days, got "${value}"`);
+  if (!Number.isInteger(parsed) || parsed < least) {
+    throw new Error(`${name} must be a whole number of days, at least ${least}, got "${value}"`);
+  }
   return parsed;
 }
 
