@@ -6,7 +6,7 @@
  * next step, so a stop during boot or a terminate during stop never race.
  */
 import { existsSync } from "node:fs";
-import { cp, lstat, mkdir, rm } from "node:fs/promises";
+import { cp, lstat, mkdir, rename, rm } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
 import type { FaultInjector } from "../faults.ts";
 import type { Timescale } from "../timescale.ts";
@@ -199,21 +199,26 @@ export class InstanceLifecycle {
   async copyRootOf(instance: Instance, to: string, freeze: boolean): Promise<void> {
     const from = this.deps.paths.instance(instance.instanceId).root;
     const groups = freeze ? instance.processGroups.map((group) => group.pgid) : [];
-    const copying = (async () => {
+    await this.holdingRoot(instance, async () => {
       for (const pgid of groups) signal(-pgid, "SIGSTOP");
       try {
         await copyRoot(from, to);
       } finally {
         for (const pgid of groups) signal(-pgid, "SIGCONT");
       }
-    })();
+    });
+  }
+
+  /** Runs work that reads or writes the instance's root; terminating waits for it before deleting the root. */
+  private async holdingRoot(instance: Instance, work: () => Promise<void>): Promise<void> {
     const holds = this.rootHolds.get(instance.instanceId) ?? new Set();
     this.rootHolds.set(instance.instanceId, holds);
-    holds.add(copying);
+    const running = work();
+    holds.add(running);
     try {
-      await copying;
+      await running;
     } finally {
-      holds.delete(copying);
+      holds.delete(running);
     }
   }
 
@@ -235,7 +240,13 @@ export class InstanceLifecycle {
         await this.save();
         return;
       }
-      await copyRoot(imageRoot, paths.root);
+      // Copied aside, then renamed: a crash mid-copy never leaves a half disk that looks whole.
+      const partial = `${paths.root}.partial`;
+      await this.holdingRoot(instance, async () => {
+        await rm(partial, { recursive: true, force: true });
+        await copyRoot(imageRoot, partial);
+        await rename(partial, paths.root);
+      });
     }
     await writeInstanceShims(paths.shimDir, paths.shutdownMarker);
     if (!resumed) {
