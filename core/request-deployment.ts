@@ -6,8 +6,8 @@
 import { type ArtifactLimits, checkArtifactSize, inspectArtifact, parseArtifactKey } from "./artifact-inspection.ts";
 import type { Deployment, Trigger } from "./deployment.ts";
 import { deploymentIdForObject } from "./deployment-id.ts";
-import { ArtifactRejectedError, UnknownServiceError } from "./errors.ts";
-import type { Manifest } from "./manifest.ts";
+import { ArtifactRejectedError, describeIssues, UnknownServiceError } from "./errors.ts";
+import { type Manifest, serviceNameSchema, versionSchema } from "./manifest.ts";
 import { deploymentNotification } from "./notifications.ts";
 import type { ArtifactStore, Clock, Notifier } from "./ports.ts";
 import { admitDeployment, type QueueDeps } from "./service-queue.ts";
@@ -54,8 +54,9 @@ export async function requestDeployment(deps: RequestDeploymentDeps, request: De
   const keyParts = parseArtifactKey(request.key);
   const accepted: Deployment = {
     id,
-    service: keyParts?.service ?? "unknown",
-    version: keyParts?.version,
+    // The key is untrusted: a name that is not a valid service name is recorded as "unknown".
+    service: keyParts && serviceNameSchema.safeParse(keyParts.service).success ? keyParts.service : "unknown",
+    version: keyParts && versionSchema.safeParse(keyParts.version).success ? keyParts.version : undefined,
     status: "QUEUED",
     trigger: request.trigger,
     artifact: { bucket: request.bucket, key: request.key, versionId: request.versionId, etag: request.etag },
@@ -94,6 +95,15 @@ export async function requestDeployment(deps: RequestDeploymentDeps, request: De
 async function validate(deps: RequestDeploymentDeps, request: DeploymentRequest, keyParts: ReturnType<typeof parseArtifactKey>) {
   if (!keyParts) {
     throw new ArtifactRejectedError(`"${request.key}" is not an artifact key: expected artifacts/<service>/<version>.tgz`);
+  }
+  for (const [what, value, schema] of [
+    ["service", keyParts.service, serviceNameSchema],
+    ["version", keyParts.version, versionSchema],
+  ] as const) {
+    const checked = schema.safeParse(value);
+    if (!checked.success) {
+      throw new ArtifactRejectedError(`the key's ${what} "${value}" is invalid: ${describeIssues(checked.error.issues).join("; ")}`);
+    }
   }
   const object = await deps.artifacts.head(request.bucket, request.key);
   if (!object) throw new ArtifactRejectedError(`s3://${request.bucket}/${request.key} does not exist`);

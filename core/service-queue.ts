@@ -41,6 +41,7 @@ export async function admitDeployment(deps: QueueDeps, deployment: Deployment): 
   if (await deps.services.acquireLock(deployment.service, deployment.id, deps.leaseMs)) {
     // A re-admitted deployment may still sit at the queue head; it must not be promoted again.
     await deps.services.dequeue(deployment.service, deployment.id);
+    await supersedeOlderQueued(deps, deployment);
     return start(deps, deployment);
   }
 
@@ -55,6 +56,20 @@ export async function admitDeployment(deps: QueueDeps, deployment: Deployment): 
   // The holder may have released between the failed acquire and the enqueue.
   await startNextQueued(deps, deployment.service);
   return (await deps.history.get(deployment.id)) ?? deployment;
+}
+
+/**
+ * A lock taken over from an expired holder can leave an older request waiting in the queue:
+ * it must not run after this newer one.
+ */
+async function supersedeOlderQueued(deps: QueueDeps, deployment: Deployment): Promise<void> {
+  const { queuedDeploymentId } = await deps.services.getState(deployment.service);
+  if (!queuedDeploymentId || queuedDeploymentId === deployment.id) return;
+  const queued = await deps.history.get(queuedDeploymentId);
+  if (!queued || queued.requestedAt > deployment.requestedAt) return;
+  if (await deps.services.dequeue(deployment.service, queuedDeploymentId)) {
+    await deps.history.transition(queuedDeploymentId, "SUPERSEDED", { supersededBy: deployment.id }, `superseded by ${deployment.id}`);
+  }
 }
 
 /** Promotes the service's queue head into its lock and starts it; a no-op while the lock is held. */
