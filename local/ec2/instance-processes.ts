@@ -2,9 +2,9 @@
  * The processes of one booted instance: its user data and its services, each leading its own
  * process group (and joining the instance's cgroups), with output appended to the console log.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, type FSWatcher, openSync, watch } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import type { InstanceLimits } from "./cgroups.ts";
 import { instanceTypeSpec } from "./instance-types.ts";
 import type { InstancePaths } from "./paths.ts";
@@ -12,11 +12,11 @@ import { endProcessGroups, isGroupAlive, killProcesses } from "./process-groups.
 import type { ProcessGroupRecord } from "./state.ts";
 import { enabledUnits, parseServiceUnit, resolveUnitCommand } from "./systemd-units.ts";
 
-/** Seconds a process gets between SIGTERM and SIGKILL, as systemd's stop timeout but shorter. */
+/** How long a process gets between SIGTERM and SIGKILL: systemd's stop timeout, shortened for a laptop. */
 export const STOP_GRACE_MS = 2000;
 
 // Joins the instance's cgroups, then becomes the program: the pid (and so the group) stays the same.
-const JOIN_CGROUPS = 'while [ "$1" != "--" ]; do echo $$ > "$1" 2>/dev/null; shift; done; shift; exec "$@"';
+const JOIN_CGROUPS = 'while [ "$1" != "--" ]; do { echo $$ > "$1"; } 2>/dev/null; shift; done; shift; exec "$@"';
 
 export interface InstanceIdentity {
   instanceId: string;
@@ -49,7 +49,7 @@ export class InstanceProcesses {
   readonly exitedUnits = new Map<string, UnitExit>();
   /** Whether user data has finished and the services have been started. */
   ready = false;
-  private readonly groups = new Map<number, { name: string; child: ChildProcess }>();
+  private readonly groups = new Map<number, string>();
   private cgroupProcs: string[] | undefined;
   private watcher: FSWatcher | undefined;
   private ending = false;
@@ -85,17 +85,12 @@ export class InstanceProcesses {
 
   /** Process groups still running. */
   liveGroups(): ProcessGroupRecord[] {
-    return [...this.groups.entries()].map(([pgid, { name }]) => ({ pgid, name }));
+    return [...this.groups.entries()].map(([pgid, name]) => ({ pgid, name }));
   }
 
   /** Whether the instance has asked to power off (the request file exists). */
   shutdownRequested(): boolean {
     return existsSync(this.paths.shutdownMarker);
-  }
-
-  /** Forgets a power-off request, so the next boot does not power off again. */
-  async clearShutdownRequest(): Promise<void> {
-    await rm(this.paths.shutdownMarker, { force: true });
   }
 
   /** Watches for shutdown/poweroff/halt from inside the instance. */
@@ -148,7 +143,7 @@ export class InstanceProcesses {
       void exited.then(() => this.forgetIfEmpty(child.pid));
       const pgid = child.pid;
       if (pgid !== undefined) {
-        this.groups.set(pgid, { name, child });
+        this.groups.set(pgid, name);
         this.events.groupsChanged(this.liveGroups());
       }
       return { pgid, exited };
