@@ -16,7 +16,8 @@ import { enabledUnits, parseServiceUnit, resolveUnitCommand } from "./systemd-un
 export const STOP_GRACE_MS = 2000;
 
 // Joins the instance's cgroups, then becomes the program: the pid (and so the group) stays the same.
-const JOIN_CGROUPS = 'while [ "$1" != "--" ]; do { echo $$ > "$1"; } 2>/dev/null; shift; done; shift; exec "$@"';
+const JOIN_CGROUPS =
+  'while [ "$1" != "--" ]; do { echo $$ > "$1"; } 2>/dev/null; shift; done; shift; exec "$@"';
 
 export interface InstanceIdentity {
   instanceId: string;
