@@ -37,7 +37,7 @@ export const functionVariables: Record<KilnFunctionName, readonly KilnVariable[]
   ],
   api: [],
   notify: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
-  pruneImages: [],
+  pruneImages: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
   prepare: ["KILN_TABLE_NAME"],
   launchBuilder: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
   checkBuilder: ["KILN_BUILDER_INSTANCE_PROFILE"],

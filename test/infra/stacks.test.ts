@@ -33,6 +33,7 @@ beforeAll(async () => {
         KILN_HEALTH_CHECK_SECURITY_GROUPS: "sg-0c",
         KILN_SERVICE_INSTANCE_ROLE_ARNS: serviceRole,
         KILN_PRUNE_SCHEDULE: "cron(0 3 * * ? *)",
+        SST_SECRET_SlackWebhookUrl: undefined,
       },
     }),
   ]);
@@ -357,6 +358,10 @@ describe("functions", () => {
       created(production, "aws:sesv2/emailIdentity:EmailIdentity").map((r) => r.inputs.emailIdentity),
     ).toEqual(["kiln@example.com"]);
     expect(created(production, "sst:sst:Secret").map((r) => r.name)).toContain("SlackWebhookUrl");
+  });
+
+  it("deploy without Slack until its webhook secret is set", () => {
+    expect(lambdaOf(personal, "notify").inputs.environment.variables.KILN_SLACK_WEBHOOK_URL).toBe("");
   });
 
   it("puts the canary health check in the configured VPC, and no other function", () => {

@@ -101,6 +101,7 @@ export async function synthesize(options: {
     KILN_SYNTH_OUT: out,
     SST_TELEMETRY_DISABLED: "1",
   });
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
   await promisify(execFile)(process.execPath, [harness], { cwd: root, env, maxBuffer: 64 * 1024 * 1024 });
   const synthesis = unwrapSecrets(JSON.parse(fs.readFileSync(out, "utf8"))) as Synthesis;
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
