@@ -24,9 +24,13 @@ function bar(percent: number, width = 20): string {
 export function progressLines(before: Deployment | undefined, now: Deployment): string[] {
   const lines: string[] = [];
   const seenTimeline = before?.timeline.length ?? 0;
+  // Steps tell the rest of the story; the timeline adds only the wait for the service's lock.
   for (const entry of now.timeline.slice(seenTimeline)) {
-    if (terminalStatuses.has(entry.status)) continue;
+    if (entry.status !== "QUEUED" && entry.status !== "PENDING") continue;
     lines.push(`  ${entry.status.toLowerCase().padEnd(9)} ${entry.note ?? ""}`.trimEnd());
+  }
+  if (now.rollPercent !== undefined && now.rollPercent !== before?.rollPercent) {
+    lines.push(`  roll      ${bar(now.rollPercent)} ${now.rollPercent}%`);
   }
   for (const step of stepNames) {
     const was = before?.steps[step];
@@ -38,9 +42,6 @@ export function progressLines(before: Deployment | undefined, now: Deployment): 
   if (now.builderInstanceId && now.builderInstanceId !== before?.builderInstanceId) lines.push(`  bake      builder ${now.builderInstanceId}`);
   if (now.imageId && now.imageId !== before?.imageId) lines.push(`  bake      image ${now.imageId}`);
   if (now.canaryInstanceId && now.canaryInstanceId !== before?.canaryInstanceId) lines.push(`  canary    instance ${now.canaryInstanceId}`);
-  if (now.rollPercent !== undefined && now.rollPercent !== before?.rollPercent) {
-    lines.push(`  roll      ${bar(now.rollPercent)} ${now.rollPercent}%`);
-  }
   if (terminalStatuses.has(now.status) && !terminalStatuses.has(before?.status ?? "QUEUED")) {
     const took = now.endedAt ? ` in ${seconds(now.requestedAt, now.endedAt)}` : "";
     const mark = now.status === "SUCCEEDED" ? "✔" : "✘";
