@@ -86,3 +86,16 @@ export const transientErrorNames = ["TransientAwsError"] as const;
 export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string[] {
   return issues.map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ${issue.message}` : issue.message));
 }
+
+/** A prune run stopped before deleting anything: a reference look-up failed or came back short. */
+export class PruneAbortedError extends KilnError {
+  override readonly name = "PruneAbortedError";
+
+  constructor(
+    readonly runId: string,
+    readonly reasons: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`prune run ${runId} aborted, nothing was deleted: ${reasons.join("; ")}`, options);
+  }
+}

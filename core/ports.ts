@@ -238,3 +238,73 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+// Image pruning (core/prune/; docs/decisions/0005-prune-safety.md). The run record's types live
+// with their schema in core/prune/prune-run.ts.
+type PruneRun = import("./prune/prune-run.ts").PruneRun;
+type PruneRunSummary = import("./prune/prune-run.ts").PruneRunSummary;
+
+/** What removing one image did: snapshots another image still uses are left in place. */
+export interface ImageRemoval {
+  imageId: string;
+  /** False when the image was already gone. */
+  deregistered: boolean;
+  deletedSnapshotIds: string[];
+  keptSnapshots: Array<{ snapshotId: string; reason: string }>;
+}
+
+/** Every image Kiln baked, and their removal. */
+export interface ImageInventory {
+  /** Every image of this account tagged `kiln:managed=true`, read page by page to the end. */
+  listManaged(): Promise<ImageInfo[]>;
+  /** Deregisters the image and deletes its snapshots; an image or snapshot already gone is not an error. */
+  remove(image: { imageId: string; snapshotIds: string[] }): Promise<ImageRemoval>;
+}
+
+/** A launch template version, as far as pruning cares: the image it launches. */
+export interface TemplateVersionImage {
+  launchTemplateId: string;
+  versionNumber: number;
+  isDefault: boolean;
+  /** An image id, an SSM parameter (`resolve:ssm:…`), or undefined when the version names none. */
+  imageId?: string | undefined;
+}
+
+/** What an auto-scaling group launches from and runs. */
+export interface GroupReferences {
+  groupName: string;
+  /** Each launch template the group launches from, with the version exactly as the group names it. */
+  launchTemplates: Array<{ launchTemplateId: string; version: string }>;
+  /** The instances the group lists. */
+  instanceIds: string[];
+}
+
+export interface InstanceImage {
+  instanceId: string;
+  imageId?: string | undefined;
+  state: InstanceState;
+}
+
+/** Everything that may be using an image, read in full before anything is deleted. */
+export interface ReferenceScan {
+  /** The groups asked for that exist. */
+  groups: GroupReferences[];
+  /** Every version of every launch template scanned, by template id ([] when a template listed none). */
+  templateVersions: Record<string, TemplateVersionImage[]>;
+  /** Every instance not yet terminated, and each group instance the listing missed, in its current state. */
+  instances: InstanceImage[];
+}
+
+/** Reads what uses images: the managed groups, every version of their launch templates, every instance. */
+export interface ReferenceScanner {
+  /** Throws when any look-up fails: a partial scan must never be mistaken for a complete one. */
+  scan(targets: Array<{ groupName: string; launchTemplateId: string }>): Promise<ReferenceScan>;
+}
+
+/** The audit trail of prune runs. */
+export interface PruneAudit {
+  record(run: PruneRun): Promise<void>;
+  get(runId: string): Promise<PruneRun | undefined>;
+  /** Runs newest first, without their per-image lists. */
+  list(options: { limit: number; cursor?: string | undefined }): Promise<Page<PruneRunSummary>>;
+}

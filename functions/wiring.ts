@@ -6,9 +6,12 @@
 import { AutoScalingGroups } from "../core/aws/auto-scaling-groups.ts";
 import { ChannelNotifier } from "../core/aws/channel-notifier.ts";
 import { DynamoDeploymentHistory } from "../core/aws/dynamo-deployment-history.ts";
+import { DynamoPruneAudit } from "../core/aws/dynamo-prune-audit.ts";
 import { DynamoServiceRegistry } from "../core/aws/dynamo-service-registry.ts";
 import { Ec2Fleet } from "../core/aws/ec2-fleet.ts";
 import { Ec2ImageCatalog } from "../core/aws/ec2-image-catalog.ts";
+import { Ec2ImageInventory } from "../core/aws/ec2-image-inventory.ts";
+import { Ec2ReferenceScanner } from "../core/aws/ec2-reference-scanner.ts";
 import { httpHealthProbe } from "../core/aws/http-health-probe.ts";
 import { S3ArtifactStore } from "../core/aws/s3-artifact-store.ts";
 import { SfnWorkflowStarter } from "../core/aws/sfn-workflow-starter.ts";
@@ -34,3 +37,8 @@ export const notifier = () =>
 
 /** What the queue rules need: the history, the registry and the workflow. */
 export const queueDeps = () => ({ history: history(), services: services(), workflow: workflow(), leaseMs: leaseMs() });
+
+/** What an image prune reads and removes through. */
+export const imageInventory = () => new Ec2ImageInventory();
+export const referenceScanner = () => new Ec2ReferenceScanner();
+export const pruneAudit = () => new DynamoPruneAudit(requireEnv("KILN_TABLE_NAME"));
