@@ -27,6 +27,8 @@ export interface Ec2Context {
   log: (line: string) => void;
   /** The region the caller signed for (from its Authorization header), for zones and ARNs. */
   region: string;
+  /** Where this emulator starts allocating private addresses (see ip-allocator.ts). */
+  firstPrivateAddress: number;
 }
 
 /** One EC2 action: parses its parameters, acts, and returns the body of its response. */

@@ -168,7 +168,7 @@ export const runInstances: ActionHandler = async (context, params) => {
       instanceType,
       state: "pending",
       stateTransitionReason: "",
-      privateIpAddress: allocatePrivateIp(state.ipAllocations, instanceId),
+      privateIpAddress: allocatePrivateIp(state.ipAllocations, instanceId, context.firstPrivateAddress),
       launchTime: now,
       availabilityZone: `${context.region}a`,
       amiLaunchIndex: index,

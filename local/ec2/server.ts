@@ -14,6 +14,7 @@ import type { Ec2Context } from "./context.ts";
 import { Ec2Error, statusForCode } from "./errors.ts";
 import { ImageBuilder } from "./image-builder.ts";
 import { InstanceLifecycle } from "./instance-lifecycle.ts";
+import { firstAddressFor } from "./ip-allocator.ts";
 import { ec2Paths } from "./paths.ts";
 import { parseQueryTree, type QueryTree } from "./query-params.ts";
 import { StateStore } from "./state.ts";
@@ -93,6 +94,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
   await lifecycle.resume();
   images.resume();
 
+  const firstPrivateAddress = firstAddressFor(paths.base);
   const contextFor = (request: IncomingMessage): Ec2Context => ({
     store,
     state: store.state,
@@ -103,6 +105,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
     faults,
     log,
     region: signedRegion(request),
+    firstPrivateAddress,
   });
 
   const send = (response: ServerResponse, status: number, body: string) => {
