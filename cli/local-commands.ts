@@ -7,7 +7,7 @@ import { closeSync, openSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { AutoScalingClient, paginateDescribeAutoScalingGroups } from "@aws-sdk/client-auto-scaling";
 import { EC2Client, paginateDescribeInstances } from "@aws-sdk/client-ec2";
 import { paginateListExecutions, SFNClient } from "@aws-sdk/client-sfn";
@@ -35,7 +35,7 @@ function stateDirFrom(given: string | undefined): string {
 
 const stateDirOption = { "state-dir": { type: "string" } } as const;
 
-function parse<T extends Parameters<typeof parseArgs>[0]["options"]>(args: string[], options: T) {
+function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
