@@ -33,15 +33,14 @@ function printWhereToLook(cloud: LocalCloud): void {
   say(`  Slack messages   ${join(cloud.stateDir, "notifications", "slack")}  (webhook sink ${cloud.slackWebhookUrl})`);
   say(`  emails           ${join(cloud.stateDir, "outbox")}`);
   say(`  local cloud log  ${cloudLog}`);
-  say("  with the AWS CLI, in another terminal:");
-  say('    eval "$(npx kiln local env)"');
-  say(`    aws ec2 describe-instances --filters Name=tag:kiln:service,Values=${demoService} --query 'Reservations[].Instances[].[InstanceId,State.Name,PrivateIpAddress]'`);
-  say(`    aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names ${demoService}`);
-  say(`    aws dynamodb scan --table-name ${cloud.env.KILN_TABLE_NAME}`);
+  say('  with the AWS CLI, in another terminal (`eval "$(npx kiln local env)"` sets credentials and endpoints):');
+  say(`    aws --endpoint-url ${e.ec2} ec2 describe-instances --filters Name=tag:kiln:service,Values=${demoService} --query 'Reservations[].Instances[].[InstanceId,State.Name,PrivateIpAddress]'`);
+  say(`    aws --endpoint-url ${e.autoScaling} autoscaling describe-auto-scaling-groups --auto-scaling-group-names ${demoService}`);
+  say(`    aws --endpoint-url ${e.dynamodb} dynamodb scan --table-name ${cloud.env.KILN_TABLE_NAME}`);
   say(`  S3 ${e.s3}  DynamoDB ${e.dynamodb}  Step Functions ${e.stepFunctions}  EC2 ${e.ec2}  Auto Scaling ${e.autoScaling}`);
   say("\nDeploy another version");
   say("  run `npm start` again: history, images and the group survive, and it deploys the next version;");
-  say(`  or upload one yourself: aws s3 cp <artifact.tgz> s3://${cloud.env.KILN_ARTIFACT_BUCKET}/artifacts/${demoService}/<version>.tgz`);
+  say(`  or upload one yourself: aws --endpoint-url ${e.s3} s3 cp <artifact.tgz> s3://${cloud.env.KILN_ARTIFACT_BUCKET}/artifacts/${demoService}/<version>.tgz`);
 }
 
 async function main(): Promise<number> {
