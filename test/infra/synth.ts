@@ -88,7 +88,8 @@ function bundleHarness(): Promise<string> {
 export async function synthesize(options: {
   stage: string;
   dev?: boolean;
-  env?: Record<string, string>;
+  /** Deploy-time variables on top of baseSettings; `undefined` removes one. */
+  env?: Record<string, string | undefined>;
 }): Promise<Synthesis> {
   const harness = await bundleHarness();
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kiln-synth-")), "synthesis.json");
