@@ -26,6 +26,7 @@ describe("handler call analysis", () => {
     fixture = analyzeHandlers(root, {
       check: "test/infra/fixtures/handler-calls/check-instance.ts",
       launch: "test/infra/fixtures/handler-calls/launch-instance.ts",
+      aggregated: "test/infra/fixtures/handler-calls/aggregated-client.ts",
     });
   }, 120_000);
 
@@ -43,6 +44,10 @@ describe("handler call analysis", () => {
       "KILN_FIXTURE_REGION",
       "KILN_FIXTURE_TABLE",
     ]);
+  });
+
+  it("sees operations called as methods of an aggregated client", () => {
+    expect(sorted(callsOf(fixture, "aggregated").actions)).toEqual(["s3:GetObject"]);
   });
 
   it.each([

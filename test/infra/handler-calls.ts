@@ -71,6 +71,10 @@ export function iamActionOf(command: string): string {
 }
 
 const sdkDeclaration = /node_modules\/@aws-sdk\/((?:client-[a-z0-9-]+)|lib-dynamodb)\//;
+// The aggregated clients (`new S3({}).headObject(…)`, `DynamoDBDocument.put(…)`) declare one
+// method per operation in the package's top-level declaration file.
+const aggregatedClientFile = /\/dist-types\/[A-Za-z0-9]+\.d\.ts$/;
+const clientPlumbing = new Set(["send", "destroy", "config", "middlewareStack", "from"]);
 
 function loadProgram(root: string, entries: string[]): ts.Program {
   const configPath = path.join(root, "tsconfig.json");
@@ -162,6 +166,15 @@ export function analyzeHandlers(root: string, entries: Record<string, string>): 
         if (sdk) {
           const command = /^(\w+)Command$/.exec(symbol.name) ?? /^paginate(\w+)$/.exec(symbol.name);
           if (command?.[1]) calls.commands.add(`${sdk[1]}:${command[1]}`);
+          const method = ts.isMethodSignature(declaration) || ts.isMethodDeclaration(declaration);
+          if (
+            method &&
+            aggregatedClientFile.test(file.fileName) &&
+            /^[a-z]/.test(symbol.name) &&
+            !clientPlumbing.has(symbol.name)
+          ) {
+            calls.commands.add(`${sdk[1]}:${symbol.name.charAt(0).toUpperCase()}${symbol.name.slice(1)}`);
+          }
           continue;
         }
         if (!isKilnSource(file)) continue;
