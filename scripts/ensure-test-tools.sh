@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Kiln's tests drive for real, when they are missing:
-# the AWS CLI (pointed at the local cloud). Runs before `npm test`.
+# the AWS CLI (pointed at the local cloud) and Chromium (the dashboard's browser test, driven
+# headless by playwright-core). Runs before `npm test`.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/aws ] || missing+=(awscli)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
