@@ -14,6 +14,12 @@ const sizing: Partial<
   api: { timeout: "29 seconds", memory: "512 MB" },
 };
 
+/**
+ * Functions AWS invokes asynchronously (S3 notifications, EventBridge rules). An event they fail
+ * on after Lambda's retries goes to a dead-letter queue instead of being dropped.
+ */
+export const asyncFunctions: readonly KilnFunctionName[] = ["onArtifact", "onExecutionEnded"];
+
 /** The physical name of a function: stable, so its log group and ARN are known before it exists. */
 export function functionName(stage: string, name: KilnFunctionName): string {
   // Lambda names are at most 64 characters; a long stage name is cut, the function name is kept.
@@ -64,6 +70,7 @@ function runtimeStatements(
   arns: KilnArns,
   name: KilnFunctionName,
   inVpc: boolean,
+  deadLetterQueue: string | undefined,
 ): PolicyStatement[] {
   const { partition, region, account } = arns;
   const statements: PolicyStatement[] = [
@@ -76,6 +83,14 @@ function runtimeStatements(
       ],
     },
   ];
+  if (deadLetterQueue) {
+    statements.push({
+      sid: "DeadLetterQueue",
+      effect: "Allow",
+      actions: ["sqs:SendMessage"],
+      resources: [deadLetterQueue],
+    });
+  }
   if (inVpc && settings.healthCheckVpc) {
     const ec2 = (type: string, id = "*") => `arn:${partition}:ec2:${region}:${account}:${type}/${id}`;
     statements.push(
@@ -113,6 +128,12 @@ export function createFunctions(inputs: FunctionInputs): KilnFunctions {
   for (const name of kilnFunctionNames) {
     const logicalName = name.charAt(0).toUpperCase() + name.slice(1);
     const inVpc = name === "checkCanary" && inputs.settings.healthCheckVpc !== undefined;
+    const deadLetters = asyncFunctions.includes(name)
+      ? new aws.sqs.Queue(`${logicalName}DeadLetters`, {
+          messageRetentionSeconds: 14 * 24 * 60 * 60,
+          sqsManagedSseEnabled: true,
+        })
+      : undefined;
     const role = new aws.iam.Role(`${logicalName}ExecutionRole`, {
       name: functionName(inputs.settings.stage, name),
       description: `Kiln ${name}: only what its handler calls`,
@@ -127,9 +148,9 @@ export function createFunctions(inputs: FunctionInputs): KilnFunctions {
       inlinePolicies: [
         {
           name: "kiln",
-          policy: arns.apply((resolved) =>
+          policy: $resolve([arns, $output(deadLetters?.arn)] as const).apply(([resolved, deadLetterQueue]) =>
             toPolicyJson([
-              ...runtimeStatements(inputs.settings, resolved, name, inVpc),
+              ...runtimeStatements(inputs.settings, resolved, name, inVpc, deadLetterQueue),
               ...functionStatements(name, scopes(resolved)),
             ]),
           ),
@@ -158,6 +179,9 @@ export function createFunctions(inputs: FunctionInputs): KilnFunctions {
               securityGroups: inputs.settings.healthCheckVpc.securityGroups,
             },
           }
+        : {}),
+      ...(deadLetters
+        ? { transform: { function: { deadLetterConfig: { targetArn: deadLetters.arn } } } }
         : {}),
     });
     result[name] = { fn, role };

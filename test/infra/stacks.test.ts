@@ -73,7 +73,9 @@ function roleOf(s: Synthesis, name: KilnFunctionName) {
 
 /** Statements about what the handler does, without the Lambda runtime's own (logs, VPC). */
 const handlerStatements = (statements: Statement[]) =>
-  statements.filter((s) => s.Sid !== "OwnLogGroup" && !s.Sid?.startsWith("Vpc"));
+  statements.filter(
+    (s) => s.Sid !== "OwnLogGroup" && s.Sid !== "DeadLetterQueue" && !s.Sid?.startsWith("Vpc"),
+  );
 
 function stateMachine(s: Synthesis) {
   return resource(s, "aws:sfn/stateMachine:StateMachine", "DeployWorkflow");
@@ -359,6 +361,20 @@ describe("functions", () => {
     ).toEqual(["kiln@example.com"]);
     expect(created(production, "sst:sst:Secret").map((r) => r.name)).toContain("SlackWebhookUrl");
   });
+
+  it.each(["onArtifact", "onExecutionEnded"] as const)(
+    "%s keeps the events it fails on in its own encrypted dead-letter queue",
+    (name) => {
+      const queue = resource(production, "aws:sqs/queue:Queue", `${pascal(name)}DeadLetters`);
+      expect(queue.inputs.sqsManagedSseEnabled).toBe(true);
+      const arn = `arn:aws:sqs:us-east-1:123456789012:${queue.inputs.name ?? queue.name}`;
+      expect(lambdaOf(production, name).inputs.deadLetterConfig).toEqual({ targetArn: arn });
+      const send = roleOf(production, name).statements.filter((s) =>
+        s.Action.some((a) => a.startsWith("sqs:")),
+      );
+      expect(send).toEqual([expect.objectContaining({ Action: ["sqs:SendMessage"], Resource: [arn] })]);
+    },
+  );
 
   it("deploy without Slack until its webhook secret is set", () => {
     expect(lambdaOf(personal, "notify").inputs.environment.variables.KILN_SLACK_WEBHOOK_URL).toBe("");

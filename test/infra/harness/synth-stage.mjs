@@ -110,6 +110,8 @@ function mockArn(type, name, inputs) {
       return `arn:aws:states:${region}:${account}:stateMachine:${physical}`;
     case "aws:cloudwatch/logGroup:LogGroup":
       return `arn:aws:logs:${region}:${account}:log-group:${physical}`;
+    case "aws:sqs/queue:Queue":
+      return `arn:aws:sqs:${region}:${account}:${physical}`;
     case "aws:cloudwatch/eventRule:EventRule":
       return `arn:aws:events:${region}:${account}:rule/${physical}`;
     case "aws:sesv2/emailIdentity:EmailIdentity":
