@@ -11,7 +11,13 @@ import {
   packArtifact,
   sha256Of,
 } from "../fakes/test-data.ts";
-import { corpusPath, hostileArtifacts } from "../fixtures/artifacts/corpus.ts";
+import {
+  corpusLimits,
+  corpusPath,
+  corpusService,
+  hostileArtifacts,
+  validArtifacts,
+} from "../fixtures/artifacts/corpus.ts";
 
 const minute = 60_000;
 
@@ -192,6 +198,44 @@ describe("requestDeployment", () => {
     expect(kiln.notifier.kinds()).toEqual(["REJECTED"]);
     expect(kiln.workflow.started()).toEqual([]);
   });
+
+  it.each(hostileArtifacts.map((artifact) => [artifact.file, artifact]))(
+    "rejects the corpus artifact %s with its reason, launching nothing",
+    async (_file, artifact) => {
+      await kiln.services.putConfig(aServiceConfig({ name: corpusService }));
+      kiln.artifacts.put(bucket, artifact.key, await readFile(corpusPath(artifact.file)));
+
+      const { deployment } = await requestDeployment(
+        { ...kiln, limits: corpusLimits },
+        { bucket, key: artifact.key, trigger: { kind: "s3" } },
+      );
+
+      expect(deployment.status).toBe("REJECTED");
+      expect(deployment.error?.message).toContain(artifact.reason);
+      expect(kiln.workflow.started()).toEqual([]);
+      expect(kiln.notifier.kinds()).toEqual(["REJECTED"]);
+    },
+  );
+
+  it.each(validArtifacts.map((artifact) => [artifact.file, artifact]))(
+    "starts the valid corpus artifact %s",
+    async (_file, artifact) => {
+      await kiln.services.putConfig(aServiceConfig({ name: corpusService }));
+      kiln.artifacts.put(bucket, artifact.key, await readFile(corpusPath(artifact.file)));
+
+      const { deployment } = await requestDeployment(
+        { ...kiln, limits: corpusLimits },
+        { bucket, key: artifact.key, trigger: { kind: "s3" } },
+      );
+
+      expect(deployment).toMatchObject({
+        status: "PENDING",
+        service: corpusService,
+        version: artifact.version,
+      });
+      expect(kiln.workflow.started()).toEqual([deployment.id]);
+    },
+  );
 
   it.each([
     [
