@@ -239,7 +239,7 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
-// Image pruning (core/prune/; docs/decisions/0005-prune-safety.md). The run record's types live
+// Image pruning (core/prune/; docs/decisions/0006-prune-safety.md). The run record's types live
 // with their schema in core/prune/prune-run.ts.
 type PruneRun = import("./prune/prune-run.ts").PruneRun;
 type PruneRunSummary = import("./prune/prune-run.ts").PruneRunSummary;

@@ -2,7 +2,7 @@
  * The prune use case: read everything that may use an image, decide, delete, record, tell people.
  *
  * Every look-up happens before the first deletion, and any failure or shortfall aborts the whole
- * run with nothing deleted (docs/decisions/0005-prune-safety.md). Pins and deployments are read
+ * run with nothing deleted (docs/decisions/0006-prune-safety.md). Pins and deployments are read
  * a second time right before deleting, so a deployment that started during the scan is seen.
  */
 import { randomBytes } from "node:crypto";
