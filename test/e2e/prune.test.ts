@@ -314,7 +314,9 @@ describe("image pruning on the local cloud", () => {
     expect(answersBefore).toEqual(["hello from alpha 1.0.0", "hello from alpha 1.0.0"]);
     const before = await allImages();
 
-    const run = await recorded(await kiln.cloud.functions.invoke("pruneImages", {}));
+    // The local scheduler runs the function as the CronV2 schedule does on AWS.
+    await kiln.cloud.runPrune();
+    const run = await recorded((await audit.list({ limit: 1 })).items[0]);
 
     const keptAlpha = new Set([
       ...newestDeployed("alpha", 3),
