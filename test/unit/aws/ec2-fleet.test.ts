@@ -10,7 +10,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { Ec2Fleet } from "../../../core/aws/ec2-fleet.ts";
-import { TransientAwsError } from "../../../core/errors.ts";
+import { ResourceNotFoundError, TransientAwsError } from "../../../core/errors.ts";
 import type { LaunchBuilderRequest, LaunchCanaryRequest } from "../../../core/ports.ts";
 import { clientConfig, sdkError } from "./sdk-error.ts";
 
@@ -58,6 +58,9 @@ describe("Ec2Fleet", () => {
     mock
       .on(RunInstancesCommand)
       .resolves({ Instances: [{ InstanceId: "i-0123456789abcdef0", State: { Name: "pending", Code: 0 } }] });
+    mock
+      .on(DescribeImagesCommand)
+      .resolves({ Images: [{ ImageId: "ami-0aaaaaaaaaaaaaaa0", RootDeviceName: "/dev/xvda" }] });
   });
 
   describe("launchBuilder", () => {
@@ -108,6 +111,13 @@ describe("Ec2Fleet", () => {
       expect(runInput().BlockDeviceMappings).toEqual([
         { DeviceName: "/dev/sda1", Ebs: expect.objectContaining({ Encrypted: true }) },
       ]);
+    });
+
+    it("fails with ResourceNotFoundError, launching nothing, when the base image does not exist", async () => {
+      mock.on(DescribeImagesCommand).resolves({ Images: [] });
+
+      await expect(fleet.launchBuilder(builderRequest)).rejects.toThrow(ResourceNotFoundError);
+      expect(mock.commandCalls(RunInstancesCommand)).toEqual([]);
     });
 
     it("sends the user data base64-encoded", async () => {
