@@ -24,9 +24,15 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Quotes a value for a systemd Environment= assignment. */
+/** Quotes a value for a systemd Environment= assignment; line breaks become C escapes, one line each. */
 function systemdQuote(value: string): string {
-  return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("%", "%%")}"`;
+  const escaped = value
+    .replaceAll("\\", "\\\\")
+    .replaceAll('"', '\\"')
+    .replaceAll("%", "%%")
+    .replaceAll("\n", "\\n")
+    .replaceAll("\r", "\\r");
+  return `"${escaped}"`;
 }
 
 /** Hash of everything in the recipe that shapes the image besides the artifact and base image. */

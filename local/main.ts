@@ -16,6 +16,7 @@ const { values: flags } = parseArgs({
     once: { type: "boolean", default: false },
     timescale: { type: "string", default: "0.05" },
     "state-dir": { type: "string", default: ".kiln/local" },
+    ports: { type: "string", default: "fixed" },
   },
 });
 
@@ -47,7 +48,8 @@ async function main(): Promise<number> {
   const started = performance.now();
   const timescale = new Timescale(Number(flags.timescale));
   say(`Starting the local cloud in ${stateDir} (timescale ${timescale.factor}: AWS durations × ${timescale.factor})`);
-  const cloud = await startLocalCloud({ stateDir, ports: "fixed", timescale, log: (line) => appendFileSync(cloudLog, `${line}\n`) });
+  if (flags.ports !== "fixed" && flags.ports !== "ephemeral") throw new Error(`--ports is fixed or ephemeral, not "${flags.ports}"`);
+  const cloud = await startLocalCloud({ stateDir, ports: flags.ports, timescale, log: (line) => appendFileSync(cloudLog, `${line}\n`) });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

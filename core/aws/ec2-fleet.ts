@@ -4,6 +4,7 @@
  * launches a second instance.
  */
 import {
+  DescribeImagesCommand,
   type EC2Client,
   DescribeInstancesCommand,
   GetConsoleOutputCommand,
@@ -15,6 +16,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import type { Fleet, InstanceInfo, InstanceRole, InstanceState, LaunchBuilderRequest, LaunchCanaryRequest } from "../ports.ts";
 import { kilnTag } from "../deploy/tags.ts";
+import { ResourceNotFoundError } from "../errors.ts";
 import { callAws, isAwsError } from "./aws-errors.ts";
 import { ec2Client } from "./clients.ts";
 
@@ -53,7 +55,8 @@ export class Ec2Fleet implements Fleet {
     private readonly ec2: EC2Client = ec2Client(),
   ) {}
 
-  launchBuilder(request: LaunchBuilderRequest): Promise<InstanceInfo> {
+  async launchBuilder(request: LaunchBuilderRequest): Promise<InstanceInfo> {
+    const rootDevice = await this.rootDeviceOf(request.baseImageId);
     return this.run("builder", {
       ImageId: request.baseImageId,
       InstanceType: request.instanceType as RunInstancesCommandInput["InstanceType"],
@@ -66,7 +69,8 @@ export class Ec2Fleet implements Fleet {
       // The builder stops itself when the bake is done; the image is made from the stopped disk.
       InstanceInitiatedShutdownBehavior: "stop",
       MetadataOptions: imdsV2Required,
-      BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { Encrypted: true, VolumeType: "gp3", DeleteOnTermination: true } }],
+      // The mapping must name the image's own root device, or EC2 adds a second, sizeless volume.
+      BlockDeviceMappings: [{ DeviceName: rootDevice, Ebs: { Encrypted: true, VolumeType: "gp3", DeleteOnTermination: true } }],
       TagSpecifications: [
         { ResourceType: "instance", Tags: toTagList(request.tags) },
         { ResourceType: "volume", Tags: toTagList(request.tags) },
@@ -138,6 +142,17 @@ export class Ec2Fleet implements Fleet {
       // Already gone is what cleanup wants.
       if (!isAwsError(error, "InvalidInstanceID.NotFound")) throw error;
     }
+  }
+
+  private async rootDeviceOf(imageId: string): Promise<string> {
+    const result = await callAws(
+      `DescribeImages ${imageId}`,
+      () => this.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })),
+      ["InvalidAMIID.NotFound", "InvalidAMIID.Malformed"],
+    );
+    const image = result.Images?.[0];
+    if (!image) throw new ResourceNotFoundError(`base image ${imageId} does not exist`);
+    return image.RootDeviceName ?? "/dev/xvda";
   }
 
   private async run(role: InstanceRole, input: RunInstancesCommandInput): Promise<InstanceInfo> {
