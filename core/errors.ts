@@ -82,9 +82,18 @@ export class ServiceConfigError extends KilnError {
 /** Names the state machine retries: everything else is terminal. */
 export const transientErrorNames = ["TransientAwsError"] as const;
 
-/** Turns a zod error into readable `path: message` lines. */
-export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string[] {
-  return issues.map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ${issue.message}` : issue.message));
+interface Issue {
+  path: PropertyKey[];
+  message: string;
+  issues?: ReadonlyArray<Issue>;
+}
+
+/** Turns a zod error into readable `path: message` lines (a bad record key says what keys must be). */
+export function describeIssues(issues: ReadonlyArray<Issue>): string[] {
+  return issues.map((issue) => {
+    const message = issue.issues?.[0]?.message ?? issue.message;
+    return issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ${message}` : message;
+  });
 }
 
 /** A prune run stopped before deleting anything: a reference look-up failed or came back short. */
