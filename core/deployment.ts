@@ -95,6 +95,13 @@ export const deploymentErrorSchema = z.object({
 });
 export type DeploymentError = z.infer<typeof deploymentErrorSchema>;
 
+export const rollbackTargetSchema = z.object({
+  imageId: z.string().min(1),
+  /** The deployment that baked the image: its artifact and manifest are deployed again. */
+  deploymentId: z.string().min(1),
+});
+export type RollbackTarget = z.infer<typeof rollbackTargetSchema>;
+
 export const deploymentSchema = z.object({
   id: z.string().regex(/^d-[0-9a-z]{20,40}$/),
   service: serviceNameSchema,
@@ -120,6 +127,8 @@ export const deploymentSchema = z.object({
   /** How far the instance refresh has got, as AWS last reported it. */
   rollPercent: z.number().min(0).max(100).optional(),
   supersededBy: z.string().optional(),
+  /** A rollback's target: an image a past deployment baked, deployed again without a bake. */
+  rollbackTo: rollbackTargetSchema.optional(),
   error: deploymentErrorSchema.optional(),
 });
 export type Deployment = z.infer<typeof deploymentSchema>;

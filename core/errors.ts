@@ -39,6 +39,11 @@ export class InvalidTransitionError extends KilnError {
   override readonly name = "InvalidTransitionError";
 }
 
+/** A request the current state does not allow: cancelling what already ended, rolling back with nothing to return to. */
+export class ConflictError extends KilnError {
+  override readonly name = "ConflictError";
+}
+
 /** Another deployment of the service holds the lock. */
 export class DeploymentInProgressError extends KilnError {
   override readonly name = "DeploymentInProgressError";

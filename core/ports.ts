@@ -79,8 +79,8 @@ export interface ArtifactObject {
 }
 
 export interface ArtifactStore {
-  /** Metadata of an artifact object; undefined when it does not exist. */
-  head(bucket: string, key: string): Promise<ArtifactObject | undefined>;
+  /** Metadata of an artifact object (of one version of it); undefined when it does not exist. */
+  head(bucket: string, key: string, versionId?: string): Promise<ArtifactObject | undefined>;
   open(bucket: string, key: string, versionId?: string): Promise<Readable>;
   /** A short-lived GET URL the builder downloads the artifact with. */
   presignDownload(bucket: string, key: string, expiresSeconds: number, versionId?: string): Promise<string>;
@@ -307,4 +307,46 @@ export interface PruneAudit {
   get(runId: string): Promise<PruneRun | undefined>;
   /** Runs newest first, without their per-image lists. */
   list(options: { limit: number; cursor?: string | undefined }): Promise<Page<PruneRunSummary>>;
+}
+
+// Operator surfaces (core/operations/): uploads, a service's images and instances.
+
+/** Short-lived upload URLs for artifacts. */
+export interface ArtifactUploads {
+  /** A presigned PUT URL for `key`, valid for `expiresSeconds`. */
+  presignUpload(bucket: string, key: string, expiresSeconds: number): Promise<string>;
+}
+
+/** The images Kiln baked for one service, found by their tags. */
+export interface ServiceImages {
+  /** Every image tagged `kiln:managed=true` and `kiln:service=<service>`, in any state. */
+  list(service: string): Promise<ImageInfo[]>;
+}
+
+export interface GroupInstance {
+  instanceId: string;
+  /** Auto Scaling's lifecycle state: `Pending`, `InService`, `Terminating`, … */
+  lifecycleState: string;
+  /** `Healthy` or `Unhealthy`, as Auto Scaling sees it. */
+  healthStatus: string;
+  launchTemplateVersion?: string | undefined;
+  /** The image the instance was launched from; undefined when EC2 no longer lists it. */
+  imageId?: string | undefined;
+  state?: InstanceState | undefined;
+  privateIp?: string | undefined;
+  launchedAt?: string | undefined;
+}
+
+export interface GroupSnapshot {
+  name: string;
+  desiredCapacity: number;
+  /** The template version exactly as the group names it. */
+  launchTemplateVersion?: string | undefined;
+  instances: GroupInstance[];
+}
+
+/** What an auto-scaling group runs right now, read-only. */
+export interface GroupInstances {
+  /** Throws ResourceNotFoundError when the group does not exist. */
+  snapshot(groupName: string): Promise<GroupSnapshot>;
 }

@@ -24,6 +24,7 @@ export function executionInputFor(deployment: Deployment): ExecutionInput {
     version: deployment.version,
     artifact: deployment.artifact,
     manifest: deployment.manifest,
+    rollbackTo: deployment.rollbackTo,
   });
   if (!parsed.success) throw new InvalidInputError(`deployment ${deployment.id}`, describeIssues(parsed.error.issues));
   return parsed.data;

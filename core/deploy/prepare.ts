@@ -1,6 +1,6 @@
 /** The prepare step: load the service's target, resolve the base image, consult the bake cache. */
 import { bakeCacheKey } from "../bake-recipe.ts";
-import { UnknownServiceError } from "../errors.ts";
+import { ResourceNotFoundError, UnknownServiceError } from "../errors.ts";
 import type { DeploymentHistory, ImageCatalog, ServiceRegistry } from "../ports.ts";
 import type { ExecutionInput, Plan } from "./state.ts";
 
@@ -18,14 +18,16 @@ export async function prepareDeployment(deps: PrepareDeps, input: ExecutionInput
   const state = await deps.services.getState(input.service);
 
   const cacheKey = bakeCacheKey(input.artifact.sha256, config.baseImageId, input.manifest);
-  const cached = await deps.images.findByCacheKey(cacheKey);
+  // A rollback names its image: it goes on like a bake-cache hit, through the canary and the roll.
+  const cached = input.rollbackTo ? await rollbackImage(deps, input.rollbackTo.imageId) : await deps.images.findByCacheKey(cacheKey);
   await deps.history.update(input.deploymentId, {
     baseImageId: config.baseImageId,
     previousImageId: state.lastKnownGood?.imageId,
     ...(cached ? { imageId: cached.imageId } : {}),
   });
   if (cached) {
-    await deps.history.markStep(input.deploymentId, "bake", "start", { cached: true, note: `reused ${cached.imageId}` });
+    const note = input.rollbackTo ? `rollback: reusing ${cached.imageId}` : `reused ${cached.imageId}`;
+    await deps.history.markStep(input.deploymentId, "bake", "start", { cached: true, note });
     await deps.history.markStep(input.deploymentId, "bake", "end", { cached: true });
   }
   await deps.history.markStep(input.deploymentId, "prepare", "end");
@@ -47,4 +49,13 @@ export async function prepareDeployment(deps: PrepareDeps, input: ExecutionInput
     rollout: config.rollout,
     poll: config.poll,
   };
+}
+
+/** The image a rollback deploys, which must still be available (it may have been pruned since). */
+async function rollbackImage(deps: PrepareDeps, imageId: string) {
+  const image = await deps.images.describe(imageId);
+  if (image?.state !== "available") {
+    throw new ResourceNotFoundError(`rollback image ${imageId} is ${image ? image.state : "gone"}: it cannot be deployed again`);
+  }
+  return image;
 }

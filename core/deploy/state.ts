@@ -3,7 +3,7 @@
  * (the ASL's ResultPath). Every task parses the part it reads, so a malformed state fails loudly.
  */
 import { z } from "zod";
-import { artifactRefSchema } from "../deployment.ts";
+import { artifactRefSchema, rollbackTargetSchema } from "../deployment.ts";
 import { manifestSchema } from "../manifest.ts";
 
 export const executionInputSchema = z.object({
@@ -12,6 +12,8 @@ export const executionInputSchema = z.object({
   version: z.string(),
   artifact: artifactRefSchema.required({ sha256: true, size: true }),
   manifest: manifestSchema,
+  /** Set for a rollback: prepare takes this image instead of baking one. */
+  rollbackTo: rollbackTargetSchema.optional(),
 });
 export type ExecutionInput = z.infer<typeof executionInputSchema>;
 
