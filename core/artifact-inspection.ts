@@ -36,7 +36,7 @@ const maxManifestBytes = 64 * 1024;
 const allowedEntryTypes = new Set<Headers["type"]>(["file", "directory", "symlink", "link"]);
 
 function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 /** Rejects the size before a byte is read, when the store knows it. */

@@ -105,7 +105,8 @@ async function validate(deps: RequestDeploymentDeps, request: DeploymentRequest,
       throw new ArtifactRejectedError(`the key's ${what} "${value}" is invalid: ${describeIssues(checked.error.issues).join("; ")}`);
     }
   }
-  const object = await deps.artifacts.head(request.bucket, request.key);
+  // The version the event names: a later upload to the same key is a deployment of its own.
+  const object = await deps.artifacts.head(request.bucket, request.key, request.versionId);
   if (!object) throw new ArtifactRejectedError(`s3://${request.bucket}/${request.key} does not exist`);
   checkArtifactSize(object.size, deps.limits);
   const inspected = await inspectArtifact(await deps.artifacts.open(request.bucket, request.key, request.versionId), deps.limits);

@@ -13,9 +13,11 @@ function isReadable(body: unknown): body is Readable {
 export class S3ArtifactStore implements ArtifactStore {
   constructor(private readonly s3: S3Client = s3Client()) {}
 
-  async head(bucket: string, key: string): Promise<ArtifactObject | undefined> {
+  async head(bucket: string, key: string, versionId?: string): Promise<ArtifactObject | undefined> {
     try {
-      const head = await callAws(`HeadObject s3://${bucket}/${key}`, () => this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+      const head = await callAws(`HeadObject s3://${bucket}/${key}`, () =>
+        this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })),
+      );
       return { bucket, key, size: head.ContentLength ?? 0, etag: head.ETag, versionId: head.VersionId };
     } catch (error) {
       if (isAwsError(error, "NotFound", "NoSuchKey")) return undefined;

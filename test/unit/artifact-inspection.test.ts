@@ -93,7 +93,7 @@ describe("inspectArtifact", () => {
 
     const inspection = inspectArtifact(Readable.from(chunks), corpusLimits);
 
-    await expect(inspection).rejects.toThrow(/artifact is over the 0\.1 MiB limit/);
+    await expect(inspection).rejects.toThrow(/artifact is over the 64\.0 KiB limit/);
   });
 });
 
