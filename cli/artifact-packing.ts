@@ -27,7 +27,10 @@ async function listFiles(root: string, dir = root): Promise<string[]> {
 }
 
 /** Reads and validates a directory's kiln.json, with optional overrides of service and version. */
-export async function readManifest(dir: string, overrides: { service?: string; version?: string } = {}): Promise<Manifest> {
+export async function readManifest(
+  dir: string,
+  overrides: { service?: string; version?: string } = {},
+): Promise<Manifest> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(join(dir, manifestFileName), "utf8"));
@@ -36,7 +39,8 @@ export async function readManifest(dir: string, overrides: { service?: string; v
   }
   const merged = typeof raw === "object" && raw !== null ? { ...raw, ...overrides } : raw;
   const parsed = manifestSchema.safeParse(merged);
-  if (!parsed.success) throw new InvalidInputError(join(dir, manifestFileName), describeIssues(parsed.error.issues));
+  if (!parsed.success)
+    throw new InvalidInputError(join(dir, manifestFileName), describeIssues(parsed.error.issues));
   return parsed.data;
 }
 

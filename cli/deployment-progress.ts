@@ -36,12 +36,18 @@ export function progressLines(before: Deployment | undefined, now: Deployment): 
     const was = before?.steps[step];
     const is = now.steps[step];
     if (!is) continue;
-    if (!was) lines.push(`  ${step.padEnd(9)} started${is.cached ? " (bake cache hit: reusing an image)" : ""}`);
-    if (is.endedAt && !was?.endedAt) lines.push(`  ${step.padEnd(9)} ✓ ${seconds(is.startedAt, is.endedAt)}${is.note ? `  ${is.note}` : ""}`);
+    if (!was)
+      lines.push(`  ${step.padEnd(9)} started${is.cached ? " (bake cache hit: reusing an image)" : ""}`);
+    if (is.endedAt && !was?.endedAt)
+      lines.push(
+        `  ${step.padEnd(9)} ✓ ${seconds(is.startedAt, is.endedAt)}${is.note ? `  ${is.note}` : ""}`,
+      );
   }
-  if (now.builderInstanceId && now.builderInstanceId !== before?.builderInstanceId) lines.push(`  bake      builder ${now.builderInstanceId}`);
+  if (now.builderInstanceId && now.builderInstanceId !== before?.builderInstanceId)
+    lines.push(`  bake      builder ${now.builderInstanceId}`);
   if (now.imageId && now.imageId !== before?.imageId) lines.push(`  bake      image ${now.imageId}`);
-  if (now.canaryInstanceId && now.canaryInstanceId !== before?.canaryInstanceId) lines.push(`  canary    instance ${now.canaryInstanceId}`);
+  if (now.canaryInstanceId && now.canaryInstanceId !== before?.canaryInstanceId)
+    lines.push(`  canary    instance ${now.canaryInstanceId}`);
   if (terminalStatuses.has(now.status) && !terminalStatuses.has(before?.status ?? "QUEUED")) {
     const took = now.endedAt ? ` in ${seconds(now.requestedAt, now.endedAt)}` : "";
     const mark = now.status === "SUCCEEDED" ? "✔" : "✘";
@@ -51,7 +57,10 @@ export function progressLines(before: Deployment | undefined, now: Deployment): 
 }
 
 /** Polls `get` and writes progress until the deployment ends; returns its final record. */
-export async function followDeployment(get: () => Promise<Deployment | undefined>, options: FollowOptions): Promise<Deployment> {
+export async function followDeployment(
+  get: () => Promise<Deployment | undefined>,
+  options: FollowOptions,
+): Promise<Deployment> {
   const deadline = Date.now() + (options.timeoutMs ?? 60 * 60 * 1000);
   let last: Deployment | undefined;
   while (Date.now() < deadline) {
@@ -63,5 +72,7 @@ export async function followDeployment(get: () => Promise<Deployment | undefined
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
   }
-  throw new Error(`gave up following the deployment after ${Math.round((options.timeoutMs ?? 0) / 1000)}s; it is still ${last?.status ?? "unknown"}`);
+  throw new Error(
+    `gave up following the deployment after ${Math.round((options.timeoutMs ?? 0) / 1000)}s; it is still ${last?.status ?? "unknown"}`,
+  );
 }

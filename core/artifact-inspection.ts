@@ -50,7 +50,8 @@ export function checkArtifactSize(size: number, limits: ArtifactLimits = default
 /** The entry's path inside the artifact root, or a rejection naming the hostile entry. */
 function checkEntryPath(name: string): string {
   if (name.startsWith("/")) throw new ArtifactRejectedError(`entry "${name}" has an absolute path`);
-  if (name.split("/").includes("..")) throw new ArtifactRejectedError(`entry "${name}" climbs out of the artifact with ".."`);
+  if (name.split("/").includes(".."))
+    throw new ArtifactRejectedError(`entry "${name}" climbs out of the artifact with ".."`);
   return posix.normalize(name).replace(/\/$/, "");
 }
 
@@ -95,13 +96,18 @@ function parseManifest(text: string): Manifest {
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
-    throw new ArtifactRejectedError(`${manifestFileName} is invalid: ${describeIssues(parsed.error.issues).join("; ")}`);
+    throw new ArtifactRejectedError(
+      `${manifestFileName} is invalid: ${describeIssues(parsed.error.issues).join("; ")}`,
+    );
   }
   return parsed.data;
 }
 
 /** Reads a whole artifact stream and returns its digest and manifest, or throws ArtifactRejectedError. */
-export async function inspectArtifact(body: Readable, limits: ArtifactLimits = defaultArtifactLimits): Promise<InspectedArtifact> {
+export async function inspectArtifact(
+  body: Readable,
+  limits: ArtifactLimits = defaultArtifactLimits,
+): Promise<InspectedArtifact> {
   const hash = createHash("sha256");
   let size = 0;
   let unpacked = 0;
@@ -117,13 +123,18 @@ export async function inspectArtifact(body: Readable, limits: ArtifactLimits = d
     entries += 1;
     const rejection = (() => {
       try {
-        if (entries > limits.maxEntries) throw new ArtifactRejectedError(`artifact has more than ${limits.maxEntries} entries`);
+        if (entries > limits.maxEntries)
+          throw new ArtifactRejectedError(`artifact has more than ${limits.maxEntries} entries`);
         if (!allowedEntryTypes.has(header.type)) {
-          throw new ArtifactRejectedError(`entry "${header.name}" is a ${header.type}, which artifacts may not hold`);
+          throw new ArtifactRejectedError(
+            `entry "${header.name}" is a ${header.type}, which artifacts may not hold`,
+          );
         }
         const path = checkEntryPath(header.name);
         if (outside(resolveThroughLinks(path, links))) {
-          throw new ArtifactRejectedError(`entry "${path}" lies outside the artifact once its folders' links are followed`);
+          throw new ArtifactRejectedError(
+            `entry "${path}" lies outside the artifact once its folders' links are followed`,
+          );
         }
         if (header.type === "symlink") links.set(path, checkLinkTarget(path, header, links));
         if (header.type === "link") checkLinkTarget(path, header, links);
@@ -162,13 +173,16 @@ export async function inspectArtifact(body: Readable, limits: ArtifactLimits = d
   gunzip.on("data", (chunk: Buffer) => {
     unpacked += chunk.length;
     if (unpacked > limits.maxUnpackedBytes) {
-      gunzip.destroy(new ArtifactRejectedError(`artifact unpacks to more than ${mib(limits.maxUnpackedBytes)}`));
+      gunzip.destroy(
+        new ArtifactRejectedError(`artifact unpacks to more than ${mib(limits.maxUnpackedBytes)}`),
+      );
     }
   });
   body.on("data", (chunk: Buffer) => {
     size += chunk.length;
     hash.update(chunk);
-    if (size > limits.maxBytes) body.destroy(new ArtifactRejectedError(`artifact is over the ${mib(limits.maxBytes)} limit`));
+    if (size > limits.maxBytes)
+      body.destroy(new ArtifactRejectedError(`artifact is over the ${mib(limits.maxBytes)} limit`));
   });
 
   try {
@@ -176,11 +190,13 @@ export async function inspectArtifact(body: Readable, limits: ArtifactLimits = d
   } catch (error) {
     if (error instanceof ArtifactRejectedError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? "";
-    if (code.startsWith("Z_")) throw new ArtifactRejectedError("artifact is not a gzip file (or the gzip stream is corrupt)");
+    if (code.startsWith("Z_"))
+      throw new ArtifactRejectedError("artifact is not a gzip file (or the gzip stream is corrupt)");
     throw new ArtifactRejectedError(`artifact is not a readable tar archive: ${(error as Error).message}`);
   }
   if (entries === 0) throw new ArtifactRejectedError("artifact holds no files");
-  if (manifestText === undefined) throw new ArtifactRejectedError(`artifact has no ${manifestFileName} at its root`);
+  if (manifestText === undefined)
+    throw new ArtifactRejectedError(`artifact has no ${manifestFileName} at its root`);
   return { sha256: hash.digest("hex"), size, manifest: parseManifest(manifestText), entries };
 }
 

@@ -37,7 +37,13 @@ function systemdQuote(value: string): string {
 
 /** Hash of everything in the recipe that shapes the image besides the artifact and base image. */
 export function recipeHash(manifest: Manifest): string {
-  const shape = { recipeVersion, start: manifest.start, install: manifest.install ?? null, port: manifest.port, env: manifest.env };
+  const shape = {
+    recipeVersion,
+    start: manifest.start,
+    install: manifest.install ?? null,
+    port: manifest.port,
+    env: manifest.env,
+  };
   return createHash("sha256").update(JSON.stringify(shape)).digest("hex");
 }
 

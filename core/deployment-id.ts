@@ -25,13 +25,20 @@ function encode(digest: Buffer, length: number): string {
 /** `d-` + 24 base-36 characters of sha256(bucket, key, version or ETag[, key]): also a valid execution name. */
 export function deploymentIdForObject(object: ObjectIdentity): string {
   const revision = object.versionId ?? object.etag?.replaceAll('"', "") ?? "";
-  const identity = [object.bucket, object.key, revision, ...(object.idempotencyKey ? [object.idempotencyKey] : [])];
+  const identity = [
+    object.bucket,
+    object.key,
+    revision,
+    ...(object.idempotencyKey ? [object.idempotencyKey] : []),
+  ];
   const digest = createHash("sha256").update(JSON.stringify(identity)).digest();
   return `d-${encode(digest, 24)}`;
 }
 
 /** Id for a request that names no object revision (a rollback): derived from its idempotency key. */
 export function deploymentIdForRequest(kind: string, idempotencyKey: string): string {
-  const digest = createHash("sha256").update(JSON.stringify([kind, idempotencyKey])).digest();
+  const digest = createHash("sha256")
+    .update(JSON.stringify([kind, idempotencyKey]))
+    .digest();
   return `d-${encode(digest, 24)}`;
 }

@@ -31,7 +31,12 @@ export const terminalStatuses: ReadonlySet<DeploymentStatus> = new Set([
 ]);
 
 /** Statuses in which a deployment holds its service's lock and has an execution. */
-export const inFlightStatuses: ReadonlySet<DeploymentStatus> = new Set(["PENDING", "BAKING", "CANARY", "ROLLING"]);
+export const inFlightStatuses: ReadonlySet<DeploymentStatus> = new Set([
+  "PENDING",
+  "BAKING",
+  "CANARY",
+  "ROLLING",
+]);
 
 const allowedTransitions: Record<DeploymentStatus, readonly DeploymentStatus[]> = {
   QUEUED: ["PENDING", "SUPERSEDED", "CANCELLED", "FAILED"],
@@ -77,7 +82,10 @@ export const artifactRefSchema = z.object({
   key: z.string().min(1),
   versionId: z.string().optional(),
   etag: z.string().optional(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   size: z.number().int().nonnegative().optional(),
 });
 export type ArtifactRef = z.infer<typeof artifactRefSchema>;
@@ -115,7 +123,9 @@ export const deploymentSchema = z.object({
   updatedAt: isoTime,
   endedAt: isoTime.optional(),
   steps: z.partialRecord(stepNameSchema, stepRecordSchema).default({}),
-  timeline: z.array(z.object({ status: deploymentStatusSchema, at: isoTime, note: z.string().optional() })).default([]),
+  timeline: z
+    .array(z.object({ status: deploymentStatusSchema, at: isoTime, note: z.string().optional() }))
+    .default([]),
   baseImageId: z.string().optional(),
   imageId: z.string().optional(),
   builderInstanceId: z.string().optional(),

@@ -6,13 +6,21 @@ import { z } from "zod";
 
 export const serviceNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, "a service name is 2–63 lower-case letters, digits and dashes, starting with a letter");
+  .regex(
+    /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/,
+    "a service name is 2–63 lower-case letters, digits and dashes, starting with a letter",
+  );
 
 export const versionSchema = z
   .string()
-  .regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/, "a version is up to 64 letters, digits and . _ + -, starting with a letter or digit");
+  .regex(
+    /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/,
+    "a version is up to 64 letters, digits and . _ + -, starting with a letter or digit",
+  );
 
-const envNameSchema = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "environment names are upper-case letters, digits and _");
+const envNameSchema = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, "environment names are upper-case letters, digits and _");
 
 export const manifestSchema = z
   .object({

@@ -28,13 +28,18 @@ export function renderSlackMessage(notification: Notification) {
     text: `*${slackEscape(field.label)}*\n${slackEscape(field.value).slice(0, 1900)}`,
   }));
   const blocks: Array<Record<string, unknown>> = [
-    { type: "header", text: { type: "plain_text", text: `${notification.title}`.slice(0, 150), emoji: true } },
+    {
+      type: "header",
+      text: { type: "plain_text", text: `${notification.title}`.slice(0, 150), emoji: true },
+    },
     { type: "section", fields },
   ];
   if (notification.link) {
     blocks.push({
       type: "actions",
-      elements: [{ type: "button", text: { type: "plain_text", text: "Open in Kiln" }, url: notification.link }],
+      elements: [
+        { type: "button", text: { type: "plain_text", text: "Open in Kiln" }, url: notification.link },
+      ],
     });
   }
   return { text: title, blocks };

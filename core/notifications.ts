@@ -17,7 +17,9 @@ const headline: Record<Exclude<NotificationKind, "PRUNED">, string> = {
 
 function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);
-  return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, "0")}s`;
+  return seconds < 60
+    ? `${seconds}s`
+    : `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, "0")}s`;
 }
 
 /** The notification for a deployment event; `config` decides the channels (Slack only when unknown). */
@@ -33,14 +35,21 @@ export function deploymentNotification(
     { label: "Deployment", value: deployment.id },
   ];
   if (deployment.imageId) fields.push({ label: "Image", value: deployment.imageId });
-  if (deployment.launchTemplateVersion) fields.push({ label: "Template version", value: deployment.launchTemplateVersion });
+  if (deployment.launchTemplateVersion)
+    fields.push({ label: "Template version", value: deployment.launchTemplateVersion });
   if (deployment.endedAt) {
-    fields.push({ label: "Duration", value: formatDuration(Date.parse(deployment.endedAt) - Date.parse(deployment.requestedAt)) });
+    fields.push({
+      label: "Duration",
+      value: formatDuration(Date.parse(deployment.endedAt) - Date.parse(deployment.requestedAt)),
+    });
     const durations = stepDurations(deployment);
-    const steps = stepNames.filter((step) => durations[step] !== undefined).map((step) => `${step} ${formatDuration(durations[step] ?? 0)}`);
+    const steps = stepNames
+      .filter((step) => durations[step] !== undefined)
+      .map((step) => `${step} ${formatDuration(durations[step] ?? 0)}`);
     if (steps.length > 0) fields.push({ label: "Steps", value: steps.join(" · ") });
   }
-  if (deployment.steps.bake?.cached) fields.push({ label: "Bake", value: "skipped: same content was already baked" });
+  if (deployment.steps.bake?.cached)
+    fields.push({ label: "Bake", value: "skipped: same content was already baked" });
   if (deployment.error) {
     const where = deployment.error.step ? ` at ${deployment.error.step}` : "";
     fields.push({ label: `Failed${where}`, value: deployment.error.message });

@@ -3,7 +3,12 @@
  * `POST /deployments`. Idempotent: the id derives from the object, and every step below can be
  * repeated after a crash or a duplicate event without starting anything twice.
  */
-import { type ArtifactLimits, checkArtifactSize, inspectArtifact, parseArtifactKey } from "./artifact-inspection.ts";
+import {
+  type ArtifactLimits,
+  checkArtifactSize,
+  inspectArtifact,
+  parseArtifactKey,
+} from "./artifact-inspection.ts";
 import type { Deployment, Trigger } from "./deployment.ts";
 import { deploymentIdForObject } from "./deployment-id.ts";
 import { ArtifactRejectedError, describeIssues, UnknownServiceError } from "./errors.ts";
@@ -41,7 +46,10 @@ export interface RequestOutcome {
 }
 
 /** Validates the artifact and records the deployment: started, queued, or rejected with a reason. */
-export async function requestDeployment(deps: RequestDeploymentDeps, request: DeploymentRequest): Promise<RequestOutcome> {
+export async function requestDeployment(
+  deps: RequestDeploymentDeps,
+  request: DeploymentRequest,
+): Promise<RequestOutcome> {
   const id = deploymentIdForObject(request);
   const existing = await deps.history.get(id);
   if (existing) {
@@ -50,7 +58,9 @@ export async function requestDeployment(deps: RequestDeploymentDeps, request: De
     return { deployment: resumable ? await admitDeployment(deps, existing) : existing, duplicate: true };
   }
 
-  const now = request.requestedAt ? new Date(request.requestedAt).toISOString() : deps.clock.now().toISOString();
+  const now = request.requestedAt
+    ? new Date(request.requestedAt).toISOString()
+    : deps.clock.now().toISOString();
   const keyParts = parseArtifactKey(request.key);
   const accepted: Deployment = {
     id,
@@ -66,11 +76,18 @@ export async function requestDeployment(deps: RequestDeploymentDeps, request: De
     timeline: [{ status: "QUEUED", at: now }],
   };
 
-  let validated: { manifest: Manifest; sha256: string; size: number; versionId?: string | undefined; etag?: string | undefined };
+  let validated: {
+    manifest: Manifest;
+    sha256: string;
+    size: number;
+    versionId?: string | undefined;
+    etag?: string | undefined;
+  };
   try {
     validated = await validate(deps, request, keyParts);
   } catch (error) {
-    if (error instanceof ArtifactRejectedError || error instanceof UnknownServiceError) return reject(deps, accepted, error);
+    if (error instanceof ArtifactRejectedError || error instanceof UnknownServiceError)
+      return reject(deps, accepted, error);
     throw error;
   }
 
@@ -88,13 +105,20 @@ export async function requestDeployment(deps: RequestDeploymentDeps, request: De
       size: validated.size,
     },
   });
-  if (!created && deployment.status !== "QUEUED" && deployment.status !== "PENDING") return { deployment, duplicate: true };
+  if (!created && deployment.status !== "QUEUED" && deployment.status !== "PENDING")
+    return { deployment, duplicate: true };
   return { deployment: await admitDeployment(deps, deployment), duplicate: !created };
 }
 
-async function validate(deps: RequestDeploymentDeps, request: DeploymentRequest, keyParts: ReturnType<typeof parseArtifactKey>) {
+async function validate(
+  deps: RequestDeploymentDeps,
+  request: DeploymentRequest,
+  keyParts: ReturnType<typeof parseArtifactKey>,
+) {
   if (!keyParts) {
-    throw new ArtifactRejectedError(`"${request.key}" is not an artifact key: expected artifacts/<service>/<version>.tgz`);
+    throw new ArtifactRejectedError(
+      `"${request.key}" is not an artifact key: expected artifacts/<service>/<version>.tgz`,
+    );
   }
   for (const [what, value, schema] of [
     ["service", keyParts.service, serviceNameSchema],
@@ -102,14 +126,19 @@ async function validate(deps: RequestDeploymentDeps, request: DeploymentRequest,
   ] as const) {
     const checked = schema.safeParse(value);
     if (!checked.success) {
-      throw new ArtifactRejectedError(`the key's ${what} "${value}" is invalid: ${describeIssues(checked.error.issues).join("; ")}`);
+      throw new ArtifactRejectedError(
+        `the key's ${what} "${value}" is invalid: ${describeIssues(checked.error.issues).join("; ")}`,
+      );
     }
   }
   // The version the event names: a later upload to the same key is a deployment of its own.
   const object = await deps.artifacts.head(request.bucket, request.key, request.versionId);
   if (!object) throw new ArtifactRejectedError(`s3://${request.bucket}/${request.key} does not exist`);
   checkArtifactSize(object.size, deps.limits);
-  const inspected = await inspectArtifact(await deps.artifacts.open(request.bucket, request.key, request.versionId), deps.limits);
+  const inspected = await inspectArtifact(
+    await deps.artifacts.open(request.bucket, request.key, request.versionId),
+    deps.limits,
+  );
   const { manifest } = inspected;
   if (manifest.service !== keyParts.service) {
     throw new ArtifactRejectedError(
@@ -117,10 +146,14 @@ async function validate(deps: RequestDeploymentDeps, request: DeploymentRequest,
     );
   }
   if (manifest.version !== keyParts.version) {
-    throw new ArtifactRejectedError(`kiln.json names version "${manifest.version}" but the artifact key says "${keyParts.version}"`);
+    throw new ArtifactRejectedError(
+      `kiln.json names version "${manifest.version}" but the artifact key says "${keyParts.version}"`,
+    );
   }
   if (!(await deps.services.getConfig(manifest.service))) {
-    throw new UnknownServiceError(`service "${manifest.service}" is not registered: register it before deploying it`);
+    throw new UnknownServiceError(
+      `service "${manifest.service}" is not registered: register it before deploying it`,
+    );
   }
   return {
     manifest,
@@ -131,7 +164,11 @@ async function validate(deps: RequestDeploymentDeps, request: DeploymentRequest,
   };
 }
 
-async function reject(deps: RequestDeploymentDeps, accepted: Deployment, error: Error): Promise<RequestOutcome> {
+async function reject(
+  deps: RequestDeploymentDeps,
+  accepted: Deployment,
+  error: Error,
+): Promise<RequestOutcome> {
   const at = accepted.requestedAt;
   const { deployment } = await deps.history.create({
     ...accepted,

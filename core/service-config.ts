@@ -6,7 +6,9 @@ import { z } from "zod";
 import { serviceNameSchema } from "./manifest.ts";
 
 const awsId = (prefix: string) =>
-  z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `expected an id like ${prefix}-0123456789abcdef0`);
+  z
+    .string()
+    .regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `expected an id like ${prefix}-0123456789abcdef0`);
 
 export const serviceConfigSchema = z
   .object({
@@ -21,7 +23,10 @@ export const serviceConfigSchema = z
     baseImageId: awsId("ami").describe("Image the builder starts from"),
     builder: z
       .object({
-        instanceType: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an instance type like t3.small").default("t3.small"),
+        instanceType: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an instance type like t3.small")
+          .default("t3.small"),
         subnetId: awsId("subnet").optional(),
         securityGroupIds: z.array(awsId("sg")).default([]),
         timeoutSeconds: z.number().int().min(60).max(7200).default(1800),
@@ -33,7 +38,13 @@ export const serviceConfigSchema = z
         port: z.number().int().min(1).max(65535).optional().describe("Overrides the manifest's port"),
         path: z.string().regex(/^\//).optional().describe("Overrides the manifest's healthPath"),
         healthyThreshold: z.number().int().min(1).max(20).default(3),
-        timeoutSeconds: z.number().int().min(10).max(3600).default(300).describe("Deadline for the canary to become healthy"),
+        timeoutSeconds: z
+          .number()
+          .int()
+          .min(10)
+          .max(3600)
+          .default(300)
+          .describe("Deadline for the canary to become healthy"),
         requestTimeoutMs: z.number().int().min(100).max(30_000).default(2000),
       })
       .strict()

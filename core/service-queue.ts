@@ -4,9 +4,10 @@
  * queue head live on one item and change only by conditional writes (no transactions needed),
  * so concurrent requests, releases and retries cannot start two deployments of one service.
  */
+
+import { type ExecutionInput, executionInputSchema } from "./deploy/state.ts";
 import { type Deployment, inFlightStatuses } from "./deployment.ts";
-import { executionInputSchema, type ExecutionInput } from "./deploy/state.ts";
-import { InvalidInputError, describeIssues } from "./errors.ts";
+import { describeIssues, InvalidInputError } from "./errors.ts";
 import type { DeploymentHistory, ServiceRegistry, WorkflowStarter } from "./ports.ts";
 
 export interface QueueDeps {
@@ -26,13 +27,16 @@ export function executionInputFor(deployment: Deployment): ExecutionInput {
     manifest: deployment.manifest,
     rollbackTo: deployment.rollbackTo,
   });
-  if (!parsed.success) throw new InvalidInputError(`deployment ${deployment.id}`, describeIssues(parsed.error.issues));
+  if (!parsed.success)
+    throw new InvalidInputError(`deployment ${deployment.id}`, describeIssues(parsed.error.issues));
   return parsed.data;
 }
 
 async function start(deps: QueueDeps, deployment: Deployment): Promise<Deployment> {
   const started =
-    deployment.status === "QUEUED" ? await deps.history.transition(deployment.id, "PENDING", {}, "took the service's lock") : deployment;
+    deployment.status === "QUEUED"
+      ? await deps.history.transition(deployment.id, "PENDING", {}, "took the service's lock")
+      : deployment;
   await deps.workflow.start(deployment.id, executionInputFor(started));
   return started;
 }
@@ -46,13 +50,22 @@ export async function admitDeployment(deps: QueueDeps, deployment: Deployment): 
     return start(deps, deployment);
   }
 
-  const { displaced } = await deps.services.enqueue(deployment.service, deployment.id, deployment.requestedAt);
+  const { displaced } = await deps.services.enqueue(
+    deployment.service,
+    deployment.id,
+    deployment.requestedAt,
+  );
   if (displaced === deployment.id) {
     // A newer request already waits: this one will never run.
     return deps.history.transition(deployment.id, "SUPERSEDED", {}, "a newer deployment was already queued");
   }
   if (displaced) {
-    await deps.history.transition(displaced, "SUPERSEDED", { supersededBy: deployment.id }, `superseded by ${deployment.id}`);
+    await deps.history.transition(
+      displaced,
+      "SUPERSEDED",
+      { supersededBy: deployment.id },
+      `superseded by ${deployment.id}`,
+    );
   }
   // The holder may have released between the failed acquire and the enqueue.
   await startNextQueued(deps, deployment.service);
@@ -69,7 +82,12 @@ async function supersedeOlderQueued(deps: QueueDeps, deployment: Deployment): Pr
   const queued = await deps.history.get(queuedDeploymentId);
   if (!queued || queued.requestedAt > deployment.requestedAt) return;
   if (await deps.services.dequeue(deployment.service, queuedDeploymentId)) {
-    await deps.history.transition(queuedDeploymentId, "SUPERSEDED", { supersededBy: deployment.id }, `superseded by ${deployment.id}`);
+    await deps.history.transition(
+      queuedDeploymentId,
+      "SUPERSEDED",
+      { supersededBy: deployment.id },
+      `superseded by ${deployment.id}`,
+    );
   }
 }
 
@@ -79,7 +97,8 @@ export async function startNextQueued(deps: QueueDeps, service: string): Promise
     const promoted = await deps.services.promoteQueued(service, deps.leaseMs);
     if (!promoted) return undefined;
     const deployment = await deps.history.get(promoted);
-    if (deployment && (deployment.status === "QUEUED" || deployment.status === "PENDING")) return start(deps, deployment);
+    if (deployment && (deployment.status === "QUEUED" || deployment.status === "PENDING"))
+      return start(deps, deployment);
     // Already running (promoted twice after a crash): it holds the lock rightly.
     if (deployment && inFlightStatuses.has(deployment.status)) return deployment;
     // Cancelled or superseded while waiting: hand the lock on.
@@ -88,7 +107,10 @@ export async function startNextQueued(deps: QueueDeps, service: string): Promise
 }
 
 /** Releases the lock a deployment holds and starts whatever waits behind it. */
-export async function releaseAndStartNext(deps: QueueDeps, deployment: Pick<Deployment, "id" | "service">): Promise<Deployment | undefined> {
+export async function releaseAndStartNext(
+  deps: QueueDeps,
+  deployment: Pick<Deployment, "id" | "service">,
+): Promise<Deployment | undefined> {
   await deps.services.releaseLock(deployment.service, deployment.id);
   return startNextQueued(deps, deployment.service);
 }

@@ -6,4 +6,6 @@ import * as wire from "./wiring.ts";
 
 const deps = { history: wire.history(), groups: wire.groups() };
 
-export const handler = kilnHandler("createTemplateVersion", deployStateSchema, (state) => createTemplateVersion(deps, state));
+export const handler = kilnHandler("createTemplateVersion", deployStateSchema, (state) =>
+  createTemplateVersion(deps, state),
+);

@@ -18,14 +18,18 @@ function numberEnv(name: string, fallback: number): number {
   const raw = optionalEnv(name);
   if (raw === undefined) return fallback;
   const parsed = z.coerce.number().int().positive().safeParse(raw);
-  if (!parsed.success) throw new Error(`environment variable ${name} must be a positive integer, got "${raw}"`);
+  if (!parsed.success)
+    throw new Error(`environment variable ${name} must be a positive integer, got "${raw}"`);
   return parsed.data;
 }
 
 /** How long a deployment may hold its service's lock: past the workflow's own timeout. */
 export const leaseMs = () => numberEnv("KILN_LOCK_LEASE_SECONDS", 4 * 60 * 60) * 1000;
 
-export const artifactLimits = () => ({ ...defaultArtifactLimits, maxBytes: numberEnv("KILN_MAX_ARTIFACT_BYTES", defaultArtifactLimits.maxBytes) });
+export const artifactLimits = () => ({
+  ...defaultArtifactLimits,
+  maxBytes: numberEnv("KILN_MAX_ARTIFACT_BYTES", defaultArtifactLimits.maxBytes),
+});
 
 /** Presigned artifact URLs live only as long as a builder needs to start and download. */
 export const presignSeconds = () => numberEnv("KILN_PRESIGN_SECONDS", 900);

@@ -11,10 +11,13 @@ export function correlationOf(event: unknown): Record<string, string> {
   if (typeof event !== "object" || event === null) return {};
   const fields: Record<string, string> = {};
   const source: Record<string, unknown> = { ...event };
-  for (const [key, field] of Object.entries(correlationKeys)) if (typeof source[key] === "string") fields[field] = source[key];
+  for (const [key, field] of Object.entries(correlationKeys))
+    if (typeof source[key] === "string") fields[field] = source[key];
   const image = source.image;
-  if (typeof image === "object" && image !== null && "imageId" in image && typeof image.imageId === "string") fields.imageId = image.imageId;
+  if (typeof image === "object" && image !== null && "imageId" in image && typeof image.imageId === "string")
+    fields.imageId = image.imageId;
   const plan = source.plan;
-  if (typeof plan === "object" && plan !== null && "groupName" in plan && typeof plan.groupName === "string") fields.groupName = plan.groupName;
+  if (typeof plan === "object" && plan !== null && "groupName" in plan && typeof plan.groupName === "string")
+    fields.groupName = plan.groupName;
   return fields;
 }

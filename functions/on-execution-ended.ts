@@ -29,6 +29,10 @@ const eventSchema = z.object({
 
 export const handler = kilnHandler("onExecutionEnded", eventSchema, async ({ detail }) => {
   if (detail.status === "RUNNING" || detail.status === "PENDING_REDRIVE") return { concluded: false };
-  const deployment = await concludeEndedExecution(deps, { deploymentId: detail.name, status: detail.status, cause: detail.cause ?? undefined });
+  const deployment = await concludeEndedExecution(deps, {
+    deploymentId: detail.name,
+    status: detail.status,
+    cause: detail.cause ?? undefined,
+  });
   return { concluded: true, status: deployment?.status ?? null };
 });

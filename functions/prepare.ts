@@ -6,4 +6,6 @@ import * as wire from "./wiring.ts";
 
 const deps = { history: wire.history(), services: wire.services(), images: wire.images() };
 
-export const handler = kilnHandler("prepare", executionInputSchema, (input) => prepareDeployment(deps, input));
+export const handler = kilnHandler("prepare", executionInputSchema, (input) =>
+  prepareDeployment(deps, input),
+);

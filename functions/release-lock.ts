@@ -6,4 +6,6 @@ import * as wire from "./wiring.ts";
 
 const deps = wire.queueDeps();
 
-export const handler = kilnHandler("releaseLock", deployStateSchema, (state) => releaseDeploymentLock(deps, state));
+export const handler = kilnHandler("releaseLock", deployStateSchema, (state) =>
+  releaseDeploymentLock(deps, state),
+);

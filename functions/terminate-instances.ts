@@ -7,7 +7,10 @@ import * as wire from "./wiring.ts";
 
 const deps = { fleet: wire.fleet(), images: wire.images() };
 
-const inputSchema = z.object({ deployment: deployStateSchema, roles: z.array(z.enum(["builder", "canary"])).min(1) });
+const inputSchema = z.object({
+  deployment: deployStateSchema,
+  roles: z.array(z.enum(["builder", "canary"])).min(1),
+});
 
 export const handler = kilnHandler("terminateInstances", inputSchema, ({ deployment, roles }) =>
   terminateDeploymentInstances(deps, deployment, roles),

@@ -45,13 +45,21 @@ export function demoClients(cloud: LocalCloud): DemoClients {
 }
 
 /** Creates the group (empty) and registers the service, unless a previous run did. */
-async function ensureRegistered(cloud: LocalCloud, clients: DemoClients, say: (line: string) => void): Promise<boolean> {
+async function ensureRegistered(
+  cloud: LocalCloud,
+  clients: DemoClients,
+  say: (line: string) => void,
+): Promise<boolean> {
   if (await clients.services.getConfig(demoService)) return false;
   say(`Registering ${demoService}: a launch template on the base image and an empty group`);
   const template = await clients.ec2.send(
     new CreateLaunchTemplateCommand({
       LaunchTemplateName: `${demoService}-template`,
-      LaunchTemplateData: { ImageId: cloud.baseImageId, InstanceType: "t3.micro", MetadataOptions: { HttpTokens: "required" } },
+      LaunchTemplateData: {
+        ImageId: cloud.baseImageId,
+        InstanceType: "t3.micro",
+        MetadataOptions: { HttpTokens: "required" },
+      },
     }),
   );
   const launchTemplateId = template.LaunchTemplate?.LaunchTemplateId ?? "";
@@ -94,8 +102,15 @@ async function upload(cloud: LocalCloud, clients: DemoClients, version: string):
   return deploymentIdForObject({ bucket, key, etag: put.ETag });
 }
 
-async function deploy(cloud: LocalCloud, clients: DemoClients, version: string, say: (line: string) => void): Promise<Deployment> {
-  say(`\nUploading ${demoService} ${version} to s3://${cloud.env.KILN_ARTIFACT_BUCKET}/artifacts/${demoService}/${version}.tgz`);
+async function deploy(
+  cloud: LocalCloud,
+  clients: DemoClients,
+  version: string,
+  say: (line: string) => void,
+): Promise<Deployment> {
+  say(
+    `\nUploading ${demoService} ${version} to s3://${cloud.env.KILN_ARTIFACT_BUCKET}/artifacts/${demoService}/${version}.tgz`,
+  );
   const id = await upload(cloud, clients, version);
   say(`▸ deployment ${id}`);
   return followDeployment(() => clients.history.get(id), { write: say, intervalMs: 200 });
@@ -103,7 +118,9 @@ async function deploy(cloud: LocalCloud, clients: DemoClients, version: string, 
 
 async function waitForHealthyGroup(clients: DemoClients, say: (line: string) => void): Promise<void> {
   for (let attempt = 0; attempt < 600; attempt += 1) {
-    const result = await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [demoService] }));
+    const result = await clients.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [demoService] }),
+    );
     const healthy = (result.AutoScalingGroups?.[0]?.Instances ?? []).filter(
       (instance) => instance.LifecycleState === "InService" && instance.HealthStatus === "Healthy",
     ).length;
@@ -127,10 +144,14 @@ function nextVersion(deployments: Deployment[]): string {
 export async function runDemo(cloud: LocalCloud, say: (line: string) => void): Promise<Deployment> {
   const clients = demoClients(cloud);
   if (await ensureRegistered(cloud, clients, say)) {
-    say(`\nFirst run: baking ${demoService} 1.0.0 for the empty group, then scaling it to ${capacity} instances`);
+    say(
+      `\nFirst run: baking ${demoService} 1.0.0 for the empty group, then scaling it to ${capacity} instances`,
+    );
     const first = await deploy(cloud, clients, "1.0.0", say);
     if (first.status !== "SUCCEEDED") return first;
-    await clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: demoService, DesiredCapacity: capacity }));
+    await clients.autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: demoService, DesiredCapacity: capacity }),
+    );
     await waitForHealthyGroup(clients, say);
   }
   const { items } = await clients.history.listByService(demoService, { limit: 100 });
@@ -138,9 +159,15 @@ export async function runDemo(cloud: LocalCloud, say: (line: string) => void): P
 }
 
 /** What each instance of the group answers, for the closing summary. */
-export async function groupAnswers(clients: DemoClients): Promise<Array<{ instanceId: string; ip: string; answer: string }>> {
-  const group = await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [demoService] }));
-  const ids = (group.AutoScalingGroups?.[0]?.Instances ?? []).map((instance) => instance.InstanceId ?? "").filter(Boolean);
+export async function groupAnswers(
+  clients: DemoClients,
+): Promise<Array<{ instanceId: string; ip: string; answer: string }>> {
+  const group = await clients.autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [demoService] }),
+  );
+  const ids = (group.AutoScalingGroups?.[0]?.Instances ?? [])
+    .map((instance) => instance.InstanceId ?? "")
+    .filter(Boolean);
   if (ids.length === 0) return [];
   const described = await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
   const instances = (described.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);

@@ -31,25 +31,45 @@ function printWhereToLook(cloud: LocalCloud): void {
   const e = cloud.endpoints;
   say("\nWhere to look");
   say(`  endpoints        ${join(cloud.stateDir, "endpoints.json")}`);
-  say(`  Slack messages   ${join(cloud.stateDir, "notifications", "slack")}  (webhook sink ${cloud.slackWebhookUrl})`);
+  say(
+    `  Slack messages   ${join(cloud.stateDir, "notifications", "slack")}  (webhook sink ${cloud.slackWebhookUrl})`,
+  );
   say(`  emails           ${join(cloud.stateDir, "outbox")}`);
   say(`  local cloud log  ${cloudLog}`);
-  say('  with the AWS CLI, in another terminal (`eval "$(npx kiln local env)"` sets credentials and endpoints):');
-  say(`    aws --endpoint-url ${e.ec2} ec2 describe-instances --filters Name=tag:kiln:service,Values=${demoService} --query 'Reservations[].Instances[].[InstanceId,State.Name,PrivateIpAddress]'`);
-  say(`    aws --endpoint-url ${e.autoScaling} autoscaling describe-auto-scaling-groups --auto-scaling-group-names ${demoService}`);
+  say(
+    '  with the AWS CLI, in another terminal (`eval "$(npx kiln local env)"` sets credentials and endpoints):',
+  );
+  say(
+    `    aws --endpoint-url ${e.ec2} ec2 describe-instances --filters Name=tag:kiln:service,Values=${demoService} --query 'Reservations[].Instances[].[InstanceId,State.Name,PrivateIpAddress]'`,
+  );
+  say(
+    `    aws --endpoint-url ${e.autoScaling} autoscaling describe-auto-scaling-groups --auto-scaling-group-names ${demoService}`,
+  );
   say(`    aws --endpoint-url ${e.dynamodb} dynamodb scan --table-name ${cloud.env.KILN_TABLE_NAME}`);
-  say(`  S3 ${e.s3}  DynamoDB ${e.dynamodb}  Step Functions ${e.stepFunctions}  EC2 ${e.ec2}  Auto Scaling ${e.autoScaling}`);
+  say(
+    `  S3 ${e.s3}  DynamoDB ${e.dynamodb}  Step Functions ${e.stepFunctions}  EC2 ${e.ec2}  Auto Scaling ${e.autoScaling}`,
+  );
   say("\nDeploy another version");
   say("  run `npm start` again: history, images and the group survive, and it deploys the next version;");
-  say(`  or upload one yourself: aws --endpoint-url ${e.s3} s3 cp <artifact.tgz> s3://${cloud.env.KILN_ARTIFACT_BUCKET}/artifacts/${demoService}/<version>.tgz`);
+  say(
+    `  or upload one yourself: aws --endpoint-url ${e.s3} s3 cp <artifact.tgz> s3://${cloud.env.KILN_ARTIFACT_BUCKET}/artifacts/${demoService}/<version>.tgz`,
+  );
 }
 
 async function main(): Promise<number> {
   const started = performance.now();
   const timescale = new Timescale(Number(flags.timescale));
-  say(`Starting the local cloud in ${stateDir} (timescale ${timescale.factor}: AWS durations × ${timescale.factor})`);
-  if (flags.ports !== "fixed" && flags.ports !== "ephemeral") throw new Error(`--ports is fixed or ephemeral, not "${flags.ports}"`);
-  const cloud = await startLocalCloud({ stateDir, ports: flags.ports, timescale, log: (line) => appendFileSync(cloudLog, `${line}\n`) });
+  say(
+    `Starting the local cloud in ${stateDir} (timescale ${timescale.factor}: AWS durations × ${timescale.factor})`,
+  );
+  if (flags.ports !== "fixed" && flags.ports !== "ephemeral")
+    throw new Error(`--ports is fixed or ephemeral, not "${flags.ports}"`);
+  const cloud = await startLocalCloud({
+    stateDir,
+    ports: flags.ports,
+    timescale,
+    log: (line) => appendFileSync(cloudLog, `${line}\n`),
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -63,8 +83,11 @@ async function main(): Promise<number> {
   try {
     const deployment = await runDemo(cloud, say);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    say(`\n${deployment.status === "SUCCEEDED" ? "Deployed" : "Deployment ended"} ${demoService} ${deployment.version} (${deployment.status}) ${seconds}s after start.`);
-    for (const instance of await groupAnswers(demoClients(cloud))) say(`  ${instance.instanceId}  http://${instance.ip}:8080/  → ${instance.answer}`);
+    say(
+      `\n${deployment.status === "SUCCEEDED" ? "Deployed" : "Deployment ended"} ${demoService} ${deployment.version} (${deployment.status}) ${seconds}s after start.`,
+    );
+    for (const instance of await groupAnswers(demoClients(cloud)))
+      say(`  ${instance.instanceId}  http://${instance.ip}:8080/  → ${instance.answer}`);
     printWhereToLook(cloud);
     if (flags.once) {
       await stop();

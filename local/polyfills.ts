@@ -1,7 +1,11 @@
 // aws-local-stepfunctions needs Promise.withResolvers, which Node 20 lacks (Node 22 has it).
 declare global {
   interface PromiseConstructor {
-    withResolvers<T>(): { promise: Promise<T>; resolve: (value: T | PromiseLike<T>) => void; reject: (reason?: unknown) => void };
+    withResolvers<T>(): {
+      promise: Promise<T>;
+      resolve: (value: T | PromiseLike<T>) => void;
+      reject: (reason?: unknown) => void;
+    };
   }
 }
 

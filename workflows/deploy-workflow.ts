@@ -56,7 +56,16 @@ export type DeployTaskState = keyof typeof deployTaskFunctions;
 /** The whole workflow gives up after this long; a service's lock lease outlives it. */
 export const deployTimeoutSeconds = 3 * 60 * 60;
 
-const retry = [{ ErrorEquals: retriedErrors, IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: "FULL" }];
+const retry = [
+  {
+    ErrorEquals: retriedErrors,
+    IntervalSeconds: 2,
+    MaxAttempts: 5,
+    BackoffRate: 2,
+    MaxDelaySeconds: 30,
+    JitterStrategy: "FULL",
+  },
+];
 const toCleanup = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Cleanup" }];
 
 /** Builds the definition; `functionArn` names the deployed function behind each task. */
@@ -71,8 +80,16 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
   /** A start/check task in the happy path: its result under `resultPath`, failures to Cleanup. */
   const step = (state: DeployTaskState, resultPath: string | null, next: string, extra: State = {}) =>
     task(state, { ResultPath: resultPath, Next: next, Catch: toCleanup, ...extra });
-  const wait = (secondsPath: string, next: string): State => ({ Type: "Wait", SecondsPath: secondsPath, Next: next });
-  const statusIs = (variable: string, value: string, next: string) => ({ Variable: variable, StringEquals: value, Next: next });
+  const wait = (secondsPath: string, next: string): State => ({
+    Type: "Wait",
+    SecondsPath: secondsPath,
+    Next: next,
+  });
+  const statusIs = (variable: string, value: string, next: string) => ({
+    Variable: variable,
+    StringEquals: value,
+    Next: next,
+  });
   /** Turns a FAILED check verdict into the error the failure path records. */
   const failWith = (error: string, causePath: string): State => ({
     Type: "Pass",
@@ -132,7 +149,9 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
         Default: "ImageFailed",
       },
       ImageFailed: failWith("ImageFailedError", "$.imageCheck.reason"),
-      TerminateBuilder: step("TerminateBuilder", null, "LaunchCanary", { Parameters: { "deployment.$": "$", roles: ["builder"] } }),
+      TerminateBuilder: step("TerminateBuilder", null, "LaunchCanary", {
+        Parameters: { "deployment.$": "$", roles: ["builder"] },
+      }),
 
       LaunchCanary: step("LaunchCanary", "$.canary", "WaitForCanary"),
       WaitForCanary: wait("$.plan.poll.canarySeconds", "CheckCanary"),

@@ -7,7 +7,11 @@ import {
   StartInstanceRefreshCommand,
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
-import { CreateLaunchTemplateVersionCommand, DescribeLaunchTemplatesCommand, type EC2Client } from "@aws-sdk/client-ec2";
+import {
+  CreateLaunchTemplateVersionCommand,
+  DescribeLaunchTemplatesCommand,
+  type EC2Client,
+} from "@aws-sdk/client-ec2";
 import { ResourceNotFoundError, ServiceConfigError } from "../errors.ts";
 import type { GroupInfo, RefreshInfo, RefreshStatus, RolloutPreferences, ScalingGroups } from "../ports.ts";
 import { callAws, isAwsError } from "./aws-errors.ts";
@@ -41,7 +45,9 @@ export class AutoScalingGroups implements ScalingGroups {
     if (!group) throw new ResourceNotFoundError(`auto-scaling group "${name}" does not exist`);
     const template = group.LaunchTemplate;
     if (!template?.LaunchTemplateId) {
-      throw new ServiceConfigError(`auto-scaling group "${name}" does not use a launch template (mixed instances policies are not supported)`);
+      throw new ServiceConfigError(
+        `auto-scaling group "${name}" does not use a launch template (mixed instances policies are not supported)`,
+      );
     }
     return {
       name,
@@ -60,7 +66,8 @@ export class AutoScalingGroups implements ScalingGroups {
     );
     const template = result.LaunchTemplates?.[0];
     const number = version === "$Latest" ? template?.LatestVersionNumber : template?.DefaultVersionNumber;
-    if (number === undefined) throw new ResourceNotFoundError(`launch template ${launchTemplateId} has no ${version} version`);
+    if (number === undefined)
+      throw new ResourceNotFoundError(`launch template ${launchTemplateId} has no ${version} version`);
     return String(number);
   }
 
@@ -86,7 +93,8 @@ export class AutoScalingGroups implements ScalingGroups {
       ),
     );
     const number = result.LaunchTemplateVersion?.VersionNumber;
-    if (number === undefined) throw new Error(`CreateLaunchTemplateVersion ${request.launchTemplateId} returned no version`);
+    if (number === undefined)
+      throw new Error(`CreateLaunchTemplateVersion ${request.launchTemplateId} returned no version`);
     return String(number);
   }
 
@@ -101,7 +109,12 @@ export class AutoScalingGroups implements ScalingGroups {
     );
   }
 
-  async startRefresh(request: { groupName: string; launchTemplateId: string; version: string; preferences: RolloutPreferences }): Promise<string> {
+  async startRefresh(request: {
+    groupName: string;
+    launchTemplateId: string;
+    version: string;
+    preferences: RolloutPreferences;
+  }): Promise<string> {
     const { preferences } = request;
     try {
       const result = await callAws(`StartInstanceRefresh ${request.groupName}`, () =>
@@ -110,7 +123,9 @@ export class AutoScalingGroups implements ScalingGroups {
             AutoScalingGroupName: request.groupName,
             Strategy: "Rolling",
             // The desired configuration names the exact version: it is what makes rollback possible.
-            DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: request.launchTemplateId, Version: request.version } },
+            DesiredConfiguration: {
+              LaunchTemplate: { LaunchTemplateId: request.launchTemplateId, Version: request.version },
+            },
             Preferences: {
               MinHealthyPercentage: preferences.minHealthyPercentage,
               InstanceWarmup: preferences.instanceWarmupSeconds,
@@ -120,23 +135,38 @@ export class AutoScalingGroups implements ScalingGroups {
           }),
         ),
       );
-      if (!result.InstanceRefreshId) throw new Error(`StartInstanceRefresh ${request.groupName} returned no id`);
+      if (!result.InstanceRefreshId)
+        throw new Error(`StartInstanceRefresh ${request.groupName} returned no id`);
       return result.InstanceRefreshId;
     } catch (error) {
       if (!isAwsError(error, "InstanceRefreshInProgressFault")) throw error;
       // A retried start finds its own refresh running: adopt it. Anyone else's is a conflict.
       const active = await this.activeRefresh(request.groupName);
-      if (active && active.version === request.version && active.launchTemplateId === request.launchTemplateId) return active.refreshId;
-      throw new ServiceConfigError(`group "${request.groupName}" is already being refreshed by someone else`, { cause: error });
+      if (
+        active &&
+        active.version === request.version &&
+        active.launchTemplateId === request.launchTemplateId
+      )
+        return active.refreshId;
+      throw new ServiceConfigError(
+        `group "${request.groupName}" is already being refreshed by someone else`,
+        { cause: error },
+      );
     }
   }
 
   async describeRefresh(groupName: string, refreshId: string): Promise<RefreshInfo> {
     const result = await callAws(`DescribeInstanceRefreshes ${groupName}`, () =>
-      this.autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: groupName, InstanceRefreshIds: [refreshId] })),
+      this.autoScaling.send(
+        new DescribeInstanceRefreshesCommand({
+          AutoScalingGroupName: groupName,
+          InstanceRefreshIds: [refreshId],
+        }),
+      ),
     );
     const refresh = result.InstanceRefreshes?.[0];
-    if (!refresh) throw new ResourceNotFoundError(`instance refresh ${refreshId} of "${groupName}" does not exist`);
+    if (!refresh)
+      throw new ResourceNotFoundError(`instance refresh ${refreshId} of "${groupName}" does not exist`);
     const status = refreshStatusMap[refresh.Status ?? ""] ?? "RUNNING";
     const rollback = refresh.RollbackDetails?.RollbackReason;
     return {
@@ -154,18 +184,27 @@ export class AutoScalingGroups implements ScalingGroups {
       );
       return true;
     } catch (error) {
-      if (isAwsError(error, "ActiveInstanceRefreshNotFoundFault", "IrreversibleInstanceRefreshFault")) return false;
+      if (isAwsError(error, "ActiveInstanceRefreshNotFoundFault", "IrreversibleInstanceRefreshFault"))
+        return false;
       throw error;
     }
   }
 
   private async activeRefresh(groupName: string) {
     const result = await callAws(`DescribeInstanceRefreshes ${groupName}`, () =>
-      this.autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: groupName, MaxRecords: 5 })),
+      this.autoScaling.send(
+        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: groupName, MaxRecords: 5 }),
+      ),
     );
-    const active = result.InstanceRefreshes?.find((refresh) => ["Pending", "InProgress"].includes(refresh.Status ?? ""));
+    const active = result.InstanceRefreshes?.find((refresh) =>
+      ["Pending", "InProgress"].includes(refresh.Status ?? ""),
+    );
     const template = active?.DesiredConfiguration?.LaunchTemplate;
     if (!active?.InstanceRefreshId || !template) return undefined;
-    return { refreshId: active.InstanceRefreshId, launchTemplateId: template.LaunchTemplateId, version: template.Version };
+    return {
+      refreshId: active.InstanceRefreshId,
+      launchTemplateId: template.LaunchTemplateId,
+      version: template.Version,
+    };
   }
 }

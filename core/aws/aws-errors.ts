@@ -54,7 +54,12 @@ export function isAwsError(error: unknown, ...names: string[]): boolean {
 export function isTransient(error: unknown): boolean {
   const shape = shapeOf(error);
   const status = shape.$metadata?.httpStatusCode ?? 0;
-  return transientNames.has(awsErrorName(error)) || transientNames.has(shape.code ?? "") || status >= 500 || shape.$retryable !== undefined;
+  return (
+    transientNames.has(awsErrorName(error)) ||
+    transientNames.has(shape.code ?? "") ||
+    status >= 500 ||
+    shape.$retryable !== undefined
+  );
 }
 
 /** Runs one AWS call, naming it in any error and turning transient failures into TransientAwsError. */

@@ -2,7 +2,7 @@
  * Notifier over a Slack incoming webhook and SES. Delivery is retried a few times and failures
  * are reported, never thrown: a notification must not fail a deployment.
  */
-import { SendEmailCommand, type SESv2Client } from "@aws-sdk/client-sesv2";
+import { type SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
 import { renderEmail, renderSlackMessage } from "../notification-rendering.ts";
 import type { Notification, Notifier } from "../ports.ts";
 import { sesClient } from "./clients.ts";
@@ -36,8 +36,10 @@ export class ChannelNotifier implements Notifier {
 
   async send(notification: Notification): Promise<Delivery[]> {
     const deliveries: Array<Promise<Delivery>> = [];
-    if (notification.slack && this.options.slackWebhookUrl) deliveries.push(this.deliver("slack", () => this.postSlack(notification)));
-    if (notification.emails.length > 0 && this.options.emailFrom) deliveries.push(this.deliver("email", () => this.sendEmail(notification)));
+    if (notification.slack && this.options.slackWebhookUrl)
+      deliveries.push(this.deliver("slack", () => this.postSlack(notification)));
+    if (notification.emails.length > 0 && this.options.emailFrom)
+      deliveries.push(this.deliver("email", () => this.sendEmail(notification)));
     return Promise.all(deliveries);
   }
 
@@ -57,7 +59,8 @@ export class ChannelNotifier implements Notifier {
       body: JSON.stringify(renderSlackMessage(notification)),
       signal: AbortSignal.timeout(5000),
     });
-    if (!response.ok) throw new Error(`Slack answered ${response.status} ${(await response.text()).slice(0, 200)}`);
+    if (!response.ok)
+      throw new Error(`Slack answered ${response.status} ${(await response.text()).slice(0, 200)}`);
   }
 
   private async sendEmail(notification: Notification): Promise<void> {
@@ -70,7 +73,10 @@ export class ChannelNotifier implements Notifier {
         Content: {
           Simple: {
             Subject: { Data: email.subject, Charset: "UTF-8" },
-            Body: { Text: { Data: email.text, Charset: "UTF-8" }, Html: { Data: email.html, Charset: "UTF-8" } },
+            Body: {
+              Text: { Data: email.text, Charset: "UTF-8" },
+              Html: { Data: email.html, Charset: "UTF-8" },
+            },
           },
         },
       }),

@@ -1,5 +1,11 @@
 /** DeploymentHistory on DynamoDB: one item per deployment, conditional writes for every status move. */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import {
   type Deployment,
   type DeploymentChanges,
@@ -9,7 +15,12 @@ import {
   statusesAllowedBefore,
   terminalStatuses,
 } from "../deployment.ts";
-import { describeIssues, InvalidInputError, InvalidTransitionError, DeploymentNotFoundError } from "../errors.ts";
+import {
+  DeploymentNotFoundError,
+  describeIssues,
+  InvalidInputError,
+  InvalidTransitionError,
+} from "../errors.ts";
 import type { Clock, DeploymentHistory, Page } from "../ports.ts";
 import { systemClock } from "../ports.ts";
 import { callAws, isAwsError } from "./aws-errors.ts";
@@ -22,7 +33,8 @@ const keyOf = (id: string) => ({ pk: `DEP#${id}`, sk: "DEP" });
 function parseDeployment(item: Record<string, unknown>): Deployment {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g1s, gsi2pk: _g2, gsi2sk: _g2s, ...fields } = item;
   const parsed = deploymentSchema.safeParse(fields);
-  if (!parsed.success) throw new InvalidInputError(`deployment record ${String(item.pk)}`, describeIssues(parsed.error.issues));
+  if (!parsed.success)
+    throw new InvalidInputError(`deployment record ${String(item.pk)}`, describeIssues(parsed.error.issues));
   return parsed.data;
 }
 
@@ -59,7 +71,13 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
     };
     try {
       await callAws("PutItem deployment", () =>
-        this.db.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: "attribute_not_exists(pk)" })),
+        this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        ),
       );
       return { created: true, deployment };
     } catch (error) {
@@ -77,10 +95,18 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
     return result.Item ? parseDeployment(result.Item) : undefined;
   }
 
-  async transition(id: string, status: DeploymentStatus, changes: DeploymentChanges = {}, note?: string): Promise<Deployment> {
+  async transition(
+    id: string,
+    status: DeploymentStatus,
+    changes: DeploymentChanges = {},
+    note?: string,
+  ): Promise<Deployment> {
     const now = this.clock.now().toISOString();
     const from = statusesAllowedBefore(status).filter((candidate) => candidate !== status);
-    const set = setClauses({ ...changes, updatedAt: now, ...(terminalStatuses.has(status) ? { endedAt: now } : {}) }, "c");
+    const set = setClauses(
+      { ...changes, updatedAt: now, ...(terminalStatuses.has(status) ? { endedAt: now } : {}) },
+      "c",
+    );
     const statusValues = Object.fromEntries(from.map((candidate, index) => [`:from${index}`, candidate]));
     try {
       const result = await callAws("UpdateItem deployment status", () =>
@@ -108,7 +134,9 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
       if (!current) throw new DeploymentNotFoundError(`deployment ${id} does not exist`);
       // Re-entering the same status is a retried step: apply its changes, keep the timeline.
       if (current.status === status) return this.update(id, changes);
-      throw new InvalidTransitionError(`deployment ${id} cannot move from ${current.status} to ${status}`, { cause: error });
+      throw new InvalidTransitionError(`deployment ${id} cannot move from ${current.status} to ${status}`, {
+        cause: error,
+      });
     }
   }
 
@@ -130,12 +158,18 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
       );
       return parseDeployment(result.Attributes ?? {});
     } catch (error) {
-      if (isAwsError(error, "ConditionalCheckFailedException")) throw new DeploymentNotFoundError(`deployment ${id} does not exist`);
+      if (isAwsError(error, "ConditionalCheckFailedException"))
+        throw new DeploymentNotFoundError(`deployment ${id} does not exist`);
       throw error;
     }
   }
 
-  async markStep(id: string, step: StepName, phase: "start" | "end", details: { cached?: boolean; note?: string } = {}): Promise<void> {
+  async markStep(
+    id: string,
+    step: StepName,
+    phase: "start" | "end",
+    details: { cached?: boolean; note?: string } = {},
+  ): Promise<void> {
     const now = this.clock.now().toISOString();
     const names = { "#steps": "steps", "#step": step };
     if (phase === "start") {
@@ -160,7 +194,10 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
           new UpdateCommand({
             TableName: this.tableName,
             Key: keyOf(id),
-            UpdateExpression: ["SET #steps.#step.#endedAt = if_not_exists(#steps.#step.#endedAt, :now)", ...extra.clauses.map((c) => c.replace(/^#d/, "#steps.#step.#d"))].join(", "),
+            UpdateExpression: [
+              "SET #steps.#step.#endedAt = if_not_exists(#steps.#step.#endedAt, :now)",
+              ...extra.clauses.map((c) => c.replace(/^#d/, "#steps.#step.#d")),
+            ].join(", "),
             ConditionExpression: "attribute_exists(#steps.#step)",
             ExpressionAttributeNames: { ...names, "#endedAt": "endedAt", ...extra.names },
             ExpressionAttributeValues: { ":now": now, ...extra.values },
@@ -175,7 +212,10 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
     }
   }
 
-  listByService(service: string, options: { limit: number; cursor?: string | undefined }): Promise<Page<Deployment>> {
+  listByService(
+    service: string,
+    options: { limit: number; cursor?: string | undefined },
+  ): Promise<Page<Deployment>> {
     const index = historyTableKeys.byService;
     return this.query(index.name, index.partitionKey, `SVC#${service}`, options);
   }
@@ -185,7 +225,12 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
     return this.query(index.name, index.partitionKey, "DEP", options);
   }
 
-  private async query(indexName: string, keyName: string, keyValue: string, options: { limit: number; cursor?: string | undefined }) {
+  private async query(
+    indexName: string,
+    keyName: string,
+    keyValue: string,
+    options: { limit: number; cursor?: string | undefined },
+  ) {
     const result = await callAws(`Query ${indexName}`, () =>
       this.db.send(
         new QueryCommand({
@@ -200,6 +245,9 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
         }),
       ),
     );
-    return { items: (result.Items ?? []).map(parseDeployment), cursor: encodeCursor(result.LastEvaluatedKey) };
+    return {
+      items: (result.Items ?? []).map(parseDeployment),
+      cursor: encodeCursor(result.LastEvaluatedKey),
+    };
   }
 }

@@ -2,7 +2,13 @@
  * ServiceRegistry on DynamoDB. A service's lock, queue head and pins share one item, changed only
  * by single-item conditional writes: the local DynamoDB has no transactions, and none are needed.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { describeIssues, InvalidInputError } from "../errors.ts";
 import type { Clock, PinnedImage, ServiceRegistry, ServiceState } from "../ports.ts";
@@ -33,7 +39,8 @@ const stateKey = (service: string) => ({ pk: `SVC#${service}`, sk: "STATE" });
 
 function parseConfig(item: Record<string, unknown>): ServiceConfig {
   const parsed = serviceConfigSchema.safeParse(item.config);
-  if (!parsed.success) throw new InvalidInputError(`service config ${String(item.pk)}`, describeIssues(parsed.error.issues));
+  if (!parsed.success)
+    throw new InvalidInputError(`service config ${String(item.pk)}`, describeIssues(parsed.error.issues));
   return parsed.data;
 }
 
@@ -46,7 +53,9 @@ export class DynamoServiceRegistry implements ServiceRegistry {
 
   async getConfig(service: string): Promise<ServiceConfig | undefined> {
     const result = await callAws("GetItem service config", () =>
-      this.db.send(new GetCommand({ TableName: this.tableName, Key: configKey(service), ConsistentRead: true })),
+      this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: configKey(service), ConsistentRead: true }),
+      ),
     );
     return result.Item ? parseConfig(result.Item) : undefined;
   }
@@ -59,7 +68,9 @@ export class DynamoServiceRegistry implements ServiceRegistry {
       config: serviceConfigSchema.parse(config),
       updatedAt: this.clock.now().toISOString(),
     };
-    await callAws("PutItem service config", () => this.db.send(new PutCommand({ TableName: this.tableName, Item: item })));
+    await callAws("PutItem service config", () =>
+      this.db.send(new PutCommand({ TableName: this.tableName, Item: item })),
+    );
   }
 
   async listConfigs(): Promise<ServiceConfig[]> {
@@ -86,10 +97,13 @@ export class DynamoServiceRegistry implements ServiceRegistry {
 
   async getState(service: string): Promise<ServiceState> {
     const result = await callAws("GetItem service state", () =>
-      this.db.send(new GetCommand({ TableName: this.tableName, Key: stateKey(service), ConsistentRead: true })),
+      this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: stateKey(service), ConsistentRead: true }),
+      ),
     );
     const parsed = stateItemSchema.safeParse(result.Item ?? {});
-    if (!parsed.success) throw new InvalidInputError(`service state of ${service}`, describeIssues(parsed.error.issues));
+    if (!parsed.success)
+      throw new InvalidInputError(`service state of ${service}`, describeIssues(parsed.error.issues));
     return { service, ...parsed.data };
   }
 
@@ -97,7 +111,8 @@ export class DynamoServiceRegistry implements ServiceRegistry {
     const now = this.clock.now();
     return this.conditionalUpdate(service, {
       UpdateExpression: "SET activeDeploymentId = :id, leaseExpiresAt = :lease",
-      ConditionExpression: "attribute_not_exists(activeDeploymentId) OR activeDeploymentId = :id OR leaseExpiresAt < :now",
+      ConditionExpression:
+        "attribute_not_exists(activeDeploymentId) OR activeDeploymentId = :id OR leaseExpiresAt < :now",
       ExpressionAttributeValues: {
         ":id": deploymentId,
         ":lease": new Date(now.getTime() + leaseMs).toISOString(),
@@ -106,7 +121,11 @@ export class DynamoServiceRegistry implements ServiceRegistry {
     });
   }
 
-  async enqueue(service: string, deploymentId: string, requestedAt: string): Promise<{ displaced?: string | undefined }> {
+  async enqueue(
+    service: string,
+    deploymentId: string,
+    requestedAt: string,
+  ): Promise<{ displaced?: string | undefined }> {
     try {
       const result = await callAws("UpdateItem service queue", () =>
         this.db.send(
@@ -135,7 +154,8 @@ export class DynamoServiceRegistry implements ServiceRegistry {
     if (!queuedDeploymentId) return undefined;
     const now = this.clock.now();
     const promoted = await this.conditionalUpdate(service, {
-      UpdateExpression: "SET activeDeploymentId = :id, leaseExpiresAt = :lease REMOVE queuedDeploymentId, queuedRequestedAt",
+      UpdateExpression:
+        "SET activeDeploymentId = :id, leaseExpiresAt = :lease REMOVE queuedDeploymentId, queuedRequestedAt",
       ConditionExpression:
         "queuedDeploymentId = :id AND (attribute_not_exists(activeDeploymentId) OR activeDeploymentId = :id OR leaseExpiresAt < :now)",
       ExpressionAttributeValues: {
@@ -171,8 +191,13 @@ export class DynamoServiceRegistry implements ServiceRegistry {
         new UpdateCommand({
           TableName: this.tableName,
           Key: stateKey(service),
-          UpdateExpression: lastKnownGood ? "SET lastKnownGood = :new, previousImage = :old" : "SET lastKnownGood = :new",
-          ExpressionAttributeValues: { ":new": pinnedImageSchema.parse(image), ...(lastKnownGood ? { ":old": lastKnownGood } : {}) },
+          UpdateExpression: lastKnownGood
+            ? "SET lastKnownGood = :new, previousImage = :old"
+            : "SET lastKnownGood = :new",
+          ExpressionAttributeValues: {
+            ":new": pinnedImageSchema.parse(image),
+            ...(lastKnownGood ? { ":old": lastKnownGood } : {}),
+          },
         }),
       ),
     );
@@ -181,7 +206,11 @@ export class DynamoServiceRegistry implements ServiceRegistry {
   /** One conditional write to the state item; false when its condition did not hold. */
   private async conditionalUpdate(
     service: string,
-    update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+    update: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
   ): Promise<boolean> {
     try {
       await callAws("UpdateItem service state", () =>

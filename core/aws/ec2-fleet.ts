@@ -5,8 +5,8 @@
  */
 import {
   DescribeImagesCommand,
-  type EC2Client,
   DescribeInstancesCommand,
+  type EC2Client,
   GetConsoleOutputCommand,
   type Instance,
   RunInstancesCommand,
@@ -14,13 +14,27 @@ import {
   type Tag,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import type { Fleet, InstanceInfo, InstanceRole, InstanceState, LaunchBuilderRequest, LaunchCanaryRequest } from "../ports.ts";
 import { kilnTag } from "../deploy/tags.ts";
 import { ResourceNotFoundError } from "../errors.ts";
+import type {
+  Fleet,
+  InstanceInfo,
+  InstanceRole,
+  InstanceState,
+  LaunchBuilderRequest,
+  LaunchCanaryRequest,
+} from "../ports.ts";
 import { callAws, isAwsError } from "./aws-errors.ts";
 import { ec2Client } from "./clients.ts";
 
-const instanceStates: readonly string[] = ["pending", "running", "stopping", "stopped", "shutting-down", "terminated"];
+const instanceStates: readonly string[] = [
+  "pending",
+  "running",
+  "stopping",
+  "stopped",
+  "shutting-down",
+  "terminated",
+];
 
 function isInstanceState(name: string): name is InstanceState {
   return instanceStates.includes(name);
@@ -47,7 +61,11 @@ function toInstanceInfo(instance: Instance): InstanceInfo {
   };
 }
 
-const imdsV2Required = { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 1 } as const;
+const imdsV2Required = {
+  HttpTokens: "required",
+  HttpEndpoint: "enabled",
+  HttpPutResponseHopLimit: 1,
+} as const;
 
 export class Ec2Fleet implements Fleet {
   constructor(
@@ -70,7 +88,9 @@ export class Ec2Fleet implements Fleet {
       InstanceInitiatedShutdownBehavior: "stop",
       MetadataOptions: imdsV2Required,
       // The mapping must name the image's own root device, or EC2 adds a second, sizeless volume.
-      BlockDeviceMappings: [{ DeviceName: rootDevice, Ebs: { Encrypted: true, VolumeType: "gp3", DeleteOnTermination: true } }],
+      BlockDeviceMappings: [
+        { DeviceName: rootDevice, Ebs: { Encrypted: true, VolumeType: "gp3", DeleteOnTermination: true } },
+      ],
       TagSpecifications: [
         { ResourceType: "instance", Tags: toTagList(request.tags) },
         { ResourceType: "volume", Tags: toTagList(request.tags) },
@@ -124,9 +144,12 @@ export class Ec2Fleet implements Fleet {
     let nextToken: string | undefined;
     do {
       const page = await callAws(`DescribeInstances of ${deploymentId}`, () =>
-        this.ec2.send(new DescribeInstancesCommand({ Filters: filters, NextToken: nextToken, MaxResults: 100 })),
+        this.ec2.send(
+          new DescribeInstancesCommand({ Filters: filters, NextToken: nextToken, MaxResults: 100 }),
+        ),
       );
-      for (const reservation of page.Reservations ?? []) found.push(...(reservation.Instances ?? []).map(toInstanceInfo));
+      for (const reservation of page.Reservations ?? [])
+        found.push(...(reservation.Instances ?? []).map(toInstanceInfo));
       nextToken = page.NextToken;
     } while (nextToken);
     return found;

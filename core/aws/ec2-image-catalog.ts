@@ -6,8 +6,8 @@ import {
   type EC2Client,
   type Image,
 } from "@aws-sdk/client-ec2";
-import type { ImageCatalog, ImageInfo, ImageState } from "../ports.ts";
 import { kilnTag } from "../deploy/tags.ts";
+import type { ImageCatalog, ImageInfo, ImageState } from "../ports.ts";
 import { callAws, isAwsError } from "./aws-errors.ts";
 import { ec2Client } from "./clients.ts";
 import { toTagList } from "./ec2-fleet.ts";
@@ -31,14 +31,20 @@ export function toImageInfo(image: Image): ImageInfo {
     stateReason: image.StateReason?.Message,
     createdAt: image.CreationDate,
     tags: Object.fromEntries((image.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
-    snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((mapping) => (mapping.Ebs?.SnapshotId ? [mapping.Ebs.SnapshotId] : [])),
+    snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((mapping) =>
+      mapping.Ebs?.SnapshotId ? [mapping.Ebs.SnapshotId] : [],
+    ),
   };
 }
 
 export class Ec2ImageCatalog implements ImageCatalog {
   constructor(private readonly ec2: EC2Client = ec2Client()) {}
 
-  async createFromInstance(request: { instanceId: string; name: string; tags: Record<string, string> }): Promise<string> {
+  async createFromInstance(request: {
+    instanceId: string;
+    name: string;
+    tags: Record<string, string>;
+  }): Promise<string> {
     try {
       const result = await callAws(`CreateImage from ${request.instanceId}`, () =>
         this.ec2.send(
@@ -69,7 +75,9 @@ export class Ec2ImageCatalog implements ImageCatalog {
 
   async describe(imageId: string): Promise<ImageInfo | undefined> {
     try {
-      const result = await callAws(`DescribeImages ${imageId}`, () => this.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })));
+      const result = await callAws(`DescribeImages ${imageId}`, () =>
+        this.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })),
+      );
       const image = result.Images?.[0];
       return image ? toImageInfo(image) : undefined;
     } catch (error) {
@@ -89,7 +97,9 @@ export class Ec2ImageCatalog implements ImageCatalog {
   }
 
   async tag(imageId: string, tags: Record<string, string>): Promise<void> {
-    await callAws(`CreateTags ${imageId}`, () => this.ec2.send(new CreateTagsCommand({ Resources: [imageId], Tags: toTagList(tags) })));
+    await callAws(`CreateTags ${imageId}`, () =>
+      this.ec2.send(new CreateTagsCommand({ Resources: [imageId], Tags: toTagList(tags) })),
+    );
   }
 
   private async describeWhere(filters: Array<{ Name: string; Values: string[] }>): Promise<ImageInfo[]> {
@@ -97,7 +107,14 @@ export class Ec2ImageCatalog implements ImageCatalog {
     let nextToken: string | undefined;
     do {
       const page = await callAws("DescribeImages", () =>
-        this.ec2.send(new DescribeImagesCommand({ Owners: ["self"], Filters: filters, NextToken: nextToken, MaxResults: 1000 })),
+        this.ec2.send(
+          new DescribeImagesCommand({
+            Owners: ["self"],
+            Filters: filters,
+            NextToken: nextToken,
+            MaxResults: 1000,
+          }),
+        ),
       );
       images.push(...(page.Images ?? []).map(toImageInfo));
       nextToken = page.NextToken;

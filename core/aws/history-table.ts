@@ -25,9 +25,14 @@ export function historyTableDefinition(tableName: string) {
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST" as const,
-    AttributeDefinitions: [partitionKey, sortKey, byService.partitionKey, byService.sortKey, byKind.partitionKey, byKind.sortKey].map(
-      (AttributeName) => ({ AttributeName, AttributeType: "S" as const }),
-    ),
+    AttributeDefinitions: [
+      partitionKey,
+      sortKey,
+      byService.partitionKey,
+      byService.sortKey,
+      byKind.partitionKey,
+      byKind.sortKey,
+    ].map((AttributeName) => ({ AttributeName, AttributeType: "S" as const })),
     KeySchema: [
       { AttributeName: partitionKey, KeyType: "HASH" as const },
       { AttributeName: sortKey, KeyType: "RANGE" as const },

@@ -6,9 +6,13 @@ export const httpHealthProbe: HealthProbe = {
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
       await response.body?.cancel();
-      return { healthy: response.status >= 200 && response.status < 300, detail: `answered ${response.status}` };
+      return {
+        healthy: response.status >= 200 && response.status < 300,
+        detail: `answered ${response.status}`,
+      };
     } catch (error) {
-      const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+      const cause =
+        error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
       return { healthy: false, detail: `did not answer (${cause})` };
     }
   },

@@ -34,6 +34,8 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   presignDownload(bucket: string, key: string, expiresSeconds: number, versionId?: string): Promise<string> {
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { expiresIn: expiresSeconds });
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), {
+      expiresIn: expiresSeconds,
+    });
   }
 }

@@ -18,7 +18,13 @@ export class SfnWorkflowStarter implements WorkflowStarter {
   async start(deploymentId: string, input: unknown): Promise<void> {
     try {
       await callAws(`StartExecution ${deploymentId}`, () =>
-        this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: deploymentId, input: JSON.stringify(input) })),
+        this.sfn.send(
+          new StartExecutionCommand({
+            stateMachineArn: this.stateMachineArn,
+            name: deploymentId,
+            input: JSON.stringify(input),
+          }),
+        ),
       );
     } catch (error) {
       // The execution exists: an earlier attempt started it, which is all this call wants.

@@ -4,8 +4,8 @@
  */
 import { bakeUserData, readBakeVerdict } from "../bake-recipe.ts";
 import type { ArtifactStore, Clock, DeploymentHistory, Fleet, ImageCatalog } from "../ports.ts";
-import { kilnTag, provenanceTags } from "./tags.ts";
 import { type CheckStatus, type DeployState, requireKeys } from "./state.ts";
+import { kilnTag, provenanceTags } from "./tags.ts";
 
 export interface BakeDeps {
   history: DeploymentHistory;
@@ -32,12 +32,20 @@ function provenance(state: DeployState & { plan: NonNullable<DeployState["plan"]
 }
 
 /** Launches the builder whose user data installs the artifact and shuts the instance down. */
-export async function launchBuilder(deps: Pick<BakeDeps, "history" | "fleet" | "artifacts" | "clock" | "presignSeconds">, raw: DeployState) {
+export async function launchBuilder(
+  deps: Pick<BakeDeps, "history" | "fleet" | "artifacts" | "clock" | "presignSeconds">,
+  raw: DeployState,
+) {
   const state = requireKeys(raw, "plan");
   await deps.history.transition(state.deploymentId, "BAKING");
   await deps.history.markStep(state.deploymentId, "bake", "start");
   const { artifact } = state;
-  const artifactUrl = await deps.artifacts.presignDownload(artifact.bucket, artifact.key, deps.presignSeconds, artifact.versionId);
+  const artifactUrl = await deps.artifacts.presignDownload(
+    artifact.bucket,
+    artifact.key,
+    deps.presignSeconds,
+    artifact.versionId,
+  );
   const instance = await deps.fleet.launchBuilder({
     deploymentId: state.deploymentId,
     service: state.service,
@@ -46,29 +54,47 @@ export async function launchBuilder(deps: Pick<BakeDeps, "history" | "fleet" | "
     instanceType: state.plan.builder.instanceType,
     subnetId: state.plan.builder.subnetId,
     securityGroupIds: state.plan.builder.securityGroupIds,
-    userData: bakeUserData({ deploymentId: state.deploymentId, manifest: state.manifest, artifactUrl, artifactSha256: artifact.sha256 }),
-    tags: { ...provenance(state), [kilnTag.role]: "builder", Name: `kiln-builder-${state.service}-${state.version}` },
+    userData: bakeUserData({
+      deploymentId: state.deploymentId,
+      manifest: state.manifest,
+      artifactUrl,
+      artifactSha256: artifact.sha256,
+    }),
+    tags: {
+      ...provenance(state),
+      [kilnTag.role]: "builder",
+      Name: `kiln-builder-${state.service}-${state.version}`,
+    },
   });
   await deps.history.update(state.deploymentId, { builderInstanceId: instance.instanceId });
-  const deadline = new Date(deps.clock.now().getTime() + state.plan.builder.timeoutSeconds * 1000).toISOString();
+  const deadline = new Date(
+    deps.clock.now().getTime() + state.plan.builder.timeoutSeconds * 1000,
+  ).toISOString();
   return { instanceId: instance.instanceId, deadline };
 }
 
 /** The builder's verdict: still working, stopped after reporting OK, or failed with its reason. */
-export async function checkBuilder(deps: Pick<BakeDeps, "fleet" | "clock">, raw: DeployState): Promise<Check> {
+export async function checkBuilder(
+  deps: Pick<BakeDeps, "fleet" | "clock">,
+  raw: DeployState,
+): Promise<Check> {
   const state = requireKeys(raw, "builder");
   const { instanceId, deadline } = state.builder;
   const overdue = deps.clock.now().getTime() > Date.parse(deadline);
   const instance = await deps.fleet.describe(instanceId);
   if (!instance || instance.state === "terminated" || instance.state === "shutting-down") {
-    return { status: "FAILED", reason: `builder ${instanceId} was terminated${instance?.stateReason ? `: ${instance.stateReason}` : ""}` };
+    return {
+      status: "FAILED",
+      reason: `builder ${instanceId} was terminated${instance?.stateReason ? `: ${instance.stateReason}` : ""}`,
+    };
   }
   if (instance.state === "stopped") {
     const verdict = readBakeVerdict(await deps.fleet.consoleOutput(instanceId));
     if (verdict?.ok) return { status: "SUCCEEDED" };
     if (verdict) return { status: "FAILED", reason: verdict.reason };
     // The console can lag the stop by a little on AWS: wait for it until the deadline.
-    if (overdue) return { status: "FAILED", reason: `builder ${instanceId} stopped without reporting a result` };
+    if (overdue)
+      return { status: "FAILED", reason: `builder ${instanceId} stopped without reporting a result` };
     return { status: "RUNNING" };
   }
   if (overdue) return { status: "FAILED", reason: `builder ${instanceId} did not finish before ${deadline}` };
@@ -92,7 +118,10 @@ export async function createImage(deps: Pick<BakeDeps, "history" | "images">, ra
 }
 
 /** Whether the image is available yet. */
-export async function checkImage(deps: Pick<BakeDeps, "history" | "images">, raw: DeployState): Promise<Check> {
+export async function checkImage(
+  deps: Pick<BakeDeps, "history" | "images">,
+  raw: DeployState,
+): Promise<Check> {
   const state = requireKeys(raw, "image");
   const image = await deps.images.describe(state.image.imageId);
   if (!image) return { status: "FAILED", reason: `image ${state.image.imageId} disappeared` };
@@ -101,5 +130,8 @@ export async function checkImage(deps: Pick<BakeDeps, "history" | "images">, raw
     return { status: "SUCCEEDED" };
   }
   if (image.state === "pending") return { status: "RUNNING" };
-  return { status: "FAILED", reason: `image ${image.imageId} is ${image.state}${image.stateReason ? `: ${image.stateReason}` : ""}` };
+  return {
+    status: "FAILED",
+    reason: `image ${image.imageId} is ${image.state}${image.stateReason ? `: ${image.stateReason}` : ""}`,
+  };
 }

@@ -1,7 +1,7 @@
 /** The canary step: one instance from the new image, probed until it proves healthy. */
 import type { Clock, DeploymentHistory, Fleet, HealthProbe, ScalingGroups } from "../ports.ts";
-import { kilnTag } from "./tags.ts";
 import { type DeployState, requireKeys } from "./state.ts";
+import { kilnTag } from "./tags.ts";
 
 export interface CanaryDeps {
   history: DeploymentHistory;
@@ -12,7 +12,10 @@ export interface CanaryDeps {
 }
 
 /** Launches the canary with the group's launch template, swapping in the new image. */
-export async function launchCanary(deps: Pick<CanaryDeps, "history" | "fleet" | "groups" | "clock">, raw: DeployState) {
+export async function launchCanary(
+  deps: Pick<CanaryDeps, "history" | "fleet" | "groups" | "clock">,
+  raw: DeployState,
+) {
   const state = requireKeys(raw, "plan", "image");
   await deps.history.transition(state.deploymentId, "CANARY", { imageId: state.image.imageId });
   await deps.history.markStep(state.deploymentId, "canary", "start");
@@ -33,12 +36,17 @@ export async function launchCanary(deps: Pick<CanaryDeps, "history" | "fleet" | 
     },
   });
   await deps.history.update(state.deploymentId, { canaryInstanceId: instance.instanceId });
-  const deadline = new Date(deps.clock.now().getTime() + state.plan.health.timeoutSeconds * 1000).toISOString();
+  const deadline = new Date(
+    deps.clock.now().getTime() + state.plan.health.timeoutSeconds * 1000,
+  ).toISOString();
   return { instanceId: instance.instanceId, deadline };
 }
 
 /** One probe of the canary; healthy once `healthyThreshold` probes in a row answered 2xx. */
-export async function checkCanary(deps: Pick<CanaryDeps, "history" | "fleet" | "probe" | "clock">, raw: DeployState) {
+export async function checkCanary(
+  deps: Pick<CanaryDeps, "history" | "fleet" | "probe" | "clock">,
+  raw: DeployState,
+) {
   const state = requireKeys(raw, "plan", "canary");
   const { instanceId, deadline } = state.canary;
   const previous = state.canaryCheck?.consecutive ?? 0;
@@ -46,10 +54,19 @@ export async function checkCanary(deps: Pick<CanaryDeps, "history" | "fleet" | "
   const instance = await deps.fleet.describe(instanceId);
 
   if (!instance || !["pending", "running"].includes(instance.state)) {
-    return { status: "FAILED" as const, consecutive: 0, reason: `canary ${instanceId} is ${instance?.state ?? "gone"}` };
+    return {
+      status: "FAILED" as const,
+      consecutive: 0,
+      reason: `canary ${instanceId} is ${instance?.state ?? "gone"}`,
+    };
   }
   if (instance.state === "pending" || !instance.privateIp) {
-    if (overdue) return { status: "FAILED" as const, consecutive: 0, reason: `canary ${instanceId} never reached running` };
+    if (overdue)
+      return {
+        status: "FAILED" as const,
+        consecutive: 0,
+        reason: `canary ${instanceId} never reached running`,
+      };
     return { status: "RUNNING" as const, consecutive: 0 };
   }
 
@@ -62,7 +79,11 @@ export async function checkCanary(deps: Pick<CanaryDeps, "history" | "fleet" | "
     return { status: "SUCCEEDED" as const, consecutive };
   }
   if (overdue) {
-    return { status: "FAILED" as const, consecutive, reason: `canary ${instanceId} was not healthy in time: ${url} ${result.detail}` };
+    return {
+      status: "FAILED" as const,
+      consecutive,
+      reason: `canary ${instanceId} was not healthy in time: ${url} ${result.detail}`,
+    };
   }
   return { status: "RUNNING" as const, consecutive, reason: `${url} ${result.detail}` };
 }

@@ -6,10 +6,18 @@ import type { Deployment, DeploymentStatus, StepName } from "../deployment.ts";
 import { terminalStatuses } from "../deployment.ts";
 import { DeploymentNotFoundError } from "../errors.ts";
 import { deploymentNotification } from "../notifications.ts";
-import type { Clock, DeploymentHistory, Fleet, ImageCatalog, InstanceRole, Notifier, ServiceRegistry } from "../ports.ts";
+import type {
+  Clock,
+  DeploymentHistory,
+  Fleet,
+  ImageCatalog,
+  InstanceRole,
+  Notifier,
+  ServiceRegistry,
+} from "../ports.ts";
 import { type QueueDeps, releaseAndStartNext } from "../service-queue.ts";
-import { kilnTag } from "./tags.ts";
 import { type CaughtError, type DeployState, requireKeys } from "./state.ts";
+import { kilnTag } from "./tags.ts";
 
 export interface ConcludeDeps extends QueueDeps {
   history: DeploymentHistory;
@@ -34,7 +42,9 @@ export async function terminateDeploymentInstances(
   state: Pick<DeployState, "deploymentId" | "image" | "error">,
   roles: InstanceRole[],
 ): Promise<{ terminated: string[] }> {
-  const found = (await Promise.all(roles.map((role) => deps.fleet.findForDeployment(state.deploymentId, role)))).flat();
+  const found = (
+    await Promise.all(roles.map((role) => deps.fleet.findForDeployment(state.deploymentId, role)))
+  ).flat();
   const ids = found.map((instance) => instance.instanceId);
   if (ids.length > 0) await deps.fleet.terminate(ids);
   if (state.error?.Error === "CanaryUnhealthyError" && state.image) {
@@ -45,7 +55,10 @@ export async function terminateDeploymentInstances(
 }
 
 /** The success path: canary gone, SUCCEEDED recorded, the image pinned as last-known-good. */
-export async function finishDeployment(deps: Pick<ConcludeDeps, "history" | "services" | "fleet" | "images" | "clock">, raw: DeployState): Promise<void> {
+export async function finishDeployment(
+  deps: Pick<ConcludeDeps, "history" | "services" | "fleet" | "images" | "clock">,
+  raw: DeployState,
+): Promise<void> {
   const state = requireKeys(raw, "image", "template");
   await deps.history.markStep(state.deploymentId, "roll", "end");
   await deps.history.markStep(state.deploymentId, "finish", "start");
@@ -66,7 +79,12 @@ export function causeMessage(error: CaughtError): string {
   if (!error.Cause) return error.Error;
   try {
     const parsed: unknown = JSON.parse(error.Cause);
-    if (parsed && typeof parsed === "object" && "errorMessage" in parsed && typeof parsed.errorMessage === "string") {
+    if (
+      parsed &&
+      typeof parsed === "object" &&
+      "errorMessage" in parsed &&
+      typeof parsed.errorMessage === "string"
+    ) {
       return parsed.errorMessage;
     }
   } catch {
@@ -76,12 +94,16 @@ export function causeMessage(error: CaughtError): string {
 }
 
 /** Records the terminal status of a failed deployment: ROLLED_BACK when the group was restored. */
-export async function recordFailure(deps: Pick<ConcludeDeps, "history">, state: DeployState): Promise<Deployment> {
+export async function recordFailure(
+  deps: Pick<ConcludeDeps, "history">,
+  state: DeployState,
+): Promise<Deployment> {
   const current = await deps.history.get(state.deploymentId);
   if (!current) throw new DeploymentNotFoundError(`deployment ${state.deploymentId} has no record`);
   if (terminalStatuses.has(current.status)) return current;
   const caught = state.error ?? { Error: "UnknownError", Cause: "the workflow failed without an error" };
-  const rolledBack = state.rollback !== undefined && ["SUCCEEDED", "ROLLED_BACK"].includes(state.refreshCheck?.status ?? "");
+  const rolledBack =
+    state.rollback !== undefined && ["SUCCEEDED", "ROLLED_BACK"].includes(state.refreshCheck?.status ?? "");
   const autoRolledBack = state.rollback === undefined && state.refreshCheck?.status === "ROLLED_BACK";
   const status: DeploymentStatus = rolledBack || autoRolledBack ? "ROLLED_BACK" : "FAILED";
   return deps.history.transition(state.deploymentId, status, {
@@ -105,7 +127,9 @@ function notifiableOutcome(status: DeploymentStatus) {
 /** Tells people about a deployment: `STARTED`, or the outcome its record shows. */
 export async function notifyDeployment(
   deps: Pick<ConcludeDeps, "history" | "services" | "notifier" | "dashboardUrl">,
-  deploymentId: string, kind?: "STARTED") {
+  deploymentId: string,
+  kind?: "STARTED",
+) {
   const deployment = await deps.history.get(deploymentId);
   if (!deployment) throw new DeploymentNotFoundError(`deployment ${deploymentId} has no record`);
   const outcome = kind ?? notifiableOutcome(deployment.status);
@@ -115,7 +139,10 @@ export async function notifyDeployment(
 }
 
 /** Hands the service's lock to the next queued deployment, if any. */
-export async function releaseDeploymentLock(deps: QueueDeps, state: Pick<DeployState, "deploymentId" | "service">) {
+export async function releaseDeploymentLock(
+  deps: QueueDeps,
+  state: Pick<DeployState, "deploymentId" | "service">,
+) {
   const next = await releaseAndStartNext(deps, { id: state.deploymentId, service: state.service });
   return { nextDeploymentId: next?.id ?? null };
 }
@@ -130,7 +157,10 @@ export interface ExecutionEnded {
  * Runs the failure path for an execution that ended outside its own paths (stopped, timed out):
  * no Catch ran, so nothing else will clean up, record, notify or release.
  */
-export async function concludeEndedExecution(deps: ConcludeDeps, ended: ExecutionEnded): Promise<Deployment | undefined> {
+export async function concludeEndedExecution(
+  deps: ConcludeDeps,
+  ended: ExecutionEnded,
+): Promise<Deployment | undefined> {
   const deployment = await deps.history.get(ended.deploymentId);
   if (!deployment) return undefined;
   if (!terminalStatuses.has(deployment.status)) {
@@ -143,7 +173,11 @@ export async function concludeEndedExecution(deps: ConcludeDeps, ended: Executio
           ? "the deploy workflow timed out"
           : (ended.cause ?? "the deploy workflow failed outside its failure path");
     await deps.history.transition(deployment.id, status, {
-      error: { name: ended.status === "ABORTED" ? "DeploymentCancelled" : "WorkflowEnded", message, step: stepOfStatus[deployment.status] },
+      error: {
+        name: ended.status === "ABORTED" ? "DeploymentCancelled" : "WorkflowEnded",
+        message,
+        step: stepOfStatus[deployment.status],
+      },
     });
     await notifyDeployment(deps, deployment.id);
   }

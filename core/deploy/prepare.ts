@@ -19,7 +19,9 @@ export async function prepareDeployment(deps: PrepareDeps, input: ExecutionInput
 
   const cacheKey = bakeCacheKey(input.artifact.sha256, config.baseImageId, input.manifest);
   // A rollback names its image: it goes on like a bake-cache hit, through the canary and the roll.
-  const cached = input.rollbackTo ? await rollbackImage(deps, input.rollbackTo.imageId) : await deps.images.findByCacheKey(cacheKey);
+  const cached = input.rollbackTo
+    ? await rollbackImage(deps, input.rollbackTo.imageId)
+    : await deps.images.findByCacheKey(cacheKey);
   await deps.history.update(input.deploymentId, {
     baseImageId: config.baseImageId,
     previousImageId: state.lastKnownGood?.imageId,
@@ -55,7 +57,9 @@ export async function prepareDeployment(deps: PrepareDeps, input: ExecutionInput
 async function rollbackImage(deps: PrepareDeps, imageId: string) {
   const image = await deps.images.describe(imageId);
   if (image?.state !== "available") {
-    throw new ResourceNotFoundError(`rollback image ${imageId} is ${image ? image.state : "gone"}: it cannot be deployed again`);
+    throw new ResourceNotFoundError(
+      `rollback image ${imageId} is ${image ? image.state : "gone"}: it cannot be deployed again`,
+    );
   }
   return image;
 }

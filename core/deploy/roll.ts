@@ -18,7 +18,10 @@ export async function pinGroupVersion(deps: RollDeps, raw: DeployState) {
   await deps.history.transition(state.deploymentId, "ROLLING");
   await deps.history.markStep(state.deploymentId, "roll", "start");
   const group = await deps.groups.describeGroup(state.plan.groupName);
-  const previousVersion = await deps.groups.resolveTemplateVersion(group.launchTemplateId, group.launchTemplateVersion);
+  const previousVersion = await deps.groups.resolveTemplateVersion(
+    group.launchTemplateId,
+    group.launchTemplateVersion,
+  );
   if (previousVersion !== group.launchTemplateVersion) {
     await deps.groups.setGroupTemplateVersion(group.name, group.launchTemplateId, previousVersion);
   }
@@ -58,9 +61,14 @@ export async function checkRefresh(deps: RollDeps, raw: DeployState) {
   const state = requireKeys(raw, "plan", "refresh");
   const refreshId = state.rollback?.refreshId ?? state.refresh.refreshId;
   const refresh = await deps.groups.describeRefresh(state.plan.groupName, refreshId);
-  if (!state.rollback) await deps.history.update(state.deploymentId, { rollPercent: refresh.percentComplete });
+  if (!state.rollback)
+    await deps.history.update(state.deploymentId, { rollPercent: refresh.percentComplete });
   // The failure path's Pass states read the reason: it is always present.
-  return { status: refresh.status, percentComplete: refresh.percentComplete, reason: refresh.reason ?? `instance refresh ${refreshId} is ${refresh.status}` };
+  return {
+    status: refresh.status,
+    percentComplete: refresh.percentComplete,
+    reason: refresh.reason ?? `instance refresh ${refreshId} is ${refresh.status}`,
+  };
 }
 
 /**

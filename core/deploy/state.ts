@@ -55,7 +55,10 @@ export const planSchema = z.object({
 });
 export type Plan = z.infer<typeof planSchema>;
 
-export const instanceStepSchema = z.object({ instanceId: z.string(), deadline: z.iso.datetime({ offset: true }) });
+export const instanceStepSchema = z.object({
+  instanceId: z.string(),
+  deadline: z.iso.datetime({ offset: true }),
+});
 export const imageStepSchema = z.object({ imageId: z.string(), cached: z.boolean() });
 export const canaryCheckSchema = z.object({
   status: checkStatusSchema,
@@ -93,7 +96,10 @@ export const deployStateSchema = executionInputSchema.extend({
 export type DeployState = z.infer<typeof deployStateSchema>;
 
 /** Narrows the state to one that has the keys a step depends on, naming any that are missing. */
-export function requireKeys<K extends keyof DeployState>(state: DeployState, ...keys: K[]): DeployState & Required<Pick<DeployState, K>> {
+export function requireKeys<K extends keyof DeployState>(
+  state: DeployState,
+  ...keys: K[]
+): DeployState & Required<Pick<DeployState, K>> {
   const missing = keys.filter((key) => state[key] === undefined);
   if (missing.length > 0) {
     throw new Error(`deploy state lacks ${missing.join(", ")}: the workflow ran this step out of order`);

@@ -12,5 +12,7 @@ const server = createServer((request, response) => {
   response.end(status === 500 ? "database connection refused\n" : `broken ${manifest.version}\n`);
 });
 
-server.listen(port, host, () => console.log(`${manifest.service} ${manifest.version} listening on ${host}:${port}`));
+server.listen(port, host, () =>
+  console.log(`${manifest.service} ${manifest.version} listening on ${host}:${port}`),
+);
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -22,5 +22,7 @@ const server = createServer((request, response) => {
   response.end("not found\n");
 });
 
-server.listen(port, host, () => console.log(`${manifest.service} ${manifest.version} listening on ${host}:${port} since ${startedAt}`));
+server.listen(port, host, () =>
+  console.log(`${manifest.service} ${manifest.version} listening on ${host}:${port} since ${startedAt}`),
+);
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -25,7 +25,11 @@ describe("hostile artifacts uploaded to the bucket", () => {
     "%s is REJECTED with a reason a person understands, and nothing is launched",
     async (_file, artifact) => {
       const put = await kiln.s3.send(
-        new PutObjectCommand({ Bucket: kiln.bucket, Key: artifact.key, Body: await readFile(corpusPath(artifact.file)) }),
+        new PutObjectCommand({
+          Bucket: kiln.bucket,
+          Key: artifact.key,
+          Body: await readFile(corpusPath(artifact.file)),
+        }),
       );
       const id = deploymentIdForObject({ bucket: kiln.bucket, key: artifact.key, etag: put.ETag });
 
@@ -34,7 +38,9 @@ describe("hostile artifacts uploaded to the bucket", () => {
       expect(deployment.status).toBe("REJECTED");
       expect(deployment.error?.message).toContain(artifact.reason);
       expect(deployment.steps).toEqual({});
-      const executions = await new SFNClient({}).send(new ListExecutionsCommand({ stateMachineArn: kiln.cloud.stateMachineArn }));
+      const executions = await new SFNClient({}).send(
+        new ListExecutionsCommand({ stateMachineArn: kiln.cloud.stateMachineArn }),
+      );
       expect((executions.executions ?? []).map((execution) => execution.name)).not.toContain(id);
       expect(await kiln.liveInstances({ "kiln:service": corpusService })).toEqual([]);
     },

@@ -24,10 +24,15 @@ interface Result {
 
 function run(command: string, args: string[], timeoutMs = 240_000): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: repo, timeout: timeoutMs, env: { ...process.env, FORCE_COLOR: "0" } }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      { cwd: repo, timeout: timeoutMs, env: { ...process.env, FORCE_COLOR: "0" } },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -60,7 +65,15 @@ describe("npm start", () => {
   it("deploys hello-service's next version to a group of three and says where to look", async () => {
     const stateDir = await tempStateDir();
 
-    const result = await run("npx", ["tsx", "local/main.ts", "--once", "--ports", "ephemeral", "--state-dir", stateDir]);
+    const result = await run("npx", [
+      "tsx",
+      "local/main.ts",
+      "--once",
+      "--ports",
+      "ephemeral",
+      "--state-dir",
+      stateDir,
+    ]);
 
     expect(result.stderr).not.toContain("kiln:");
     expect(result.code).toBe(0);
@@ -74,10 +87,24 @@ describe("npm start", () => {
 describe("kiln local stop", () => {
   it("ends every instance process of a detached local cloud", async () => {
     const stateDir = await tempStateDir();
-    const started = await kiln("local", "start", "--detach", "--ports", "ephemeral", "--timescale", "0", "--state-dir", stateDir);
+    const started = await kiln(
+      "local",
+      "start",
+      "--detach",
+      "--ports",
+      "ephemeral",
+      "--timescale",
+      "0",
+      "--state-dir",
+      stateDir,
+    );
     expect(started.code).toBe(0);
     const info = await readLocalCloudInfo(stateDir);
-    const ec2 = new EC2Client({ endpoint: info?.endpoints.ec2, region: "us-east-1", credentials: { accessKeyId: "kiln-local", secretAccessKey: "kiln-local-secret" } });
+    const ec2 = new EC2Client({
+      endpoint: info?.endpoints.ec2,
+      region: "us-east-1",
+      credentials: { accessKeyId: "kiln-local", secretAccessKey: "kiln-local-secret" },
+    });
     const launched = await ec2.send(
       new RunInstancesCommand({
         ImageId: info?.baseImageId,
@@ -98,7 +125,11 @@ describe("kiln local stop", () => {
 
     const stopped = await kiln("local", "stop", "--state-dir", stateDir);
 
-    expect(described.Reservations?.flatMap((reservation) => reservation.Instances ?? []).map((instance) => instance.State?.Name)).toEqual(["running", "running"]);
+    expect(
+      described.Reservations?.flatMap((reservation) => reservation.Instances ?? []).map(
+        (instance) => instance.State?.Name,
+      ),
+    ).toEqual(["running", "running"]);
     expect(before.length).toBeGreaterThanOrEqual(2);
     expect(stopped.code).toBe(0);
     expect(await findInstanceProcesses(ec2Paths(stateDir).instancesDir)).toEqual([]);

@@ -17,9 +17,9 @@ import { packDirectory } from "../../cli/artifact-packing.ts";
 import { AutoScalingGroups } from "../../core/aws/auto-scaling-groups.ts";
 import { DynamoDeploymentHistory } from "../../core/aws/dynamo-deployment-history.ts";
 import { DynamoServiceRegistry } from "../../core/aws/dynamo-service-registry.ts";
+import { executionArnFor } from "../../core/aws/sfn-workflow-starter.ts";
 import { type Deployment, terminalStatuses } from "../../core/deployment.ts";
 import { deploymentIdForObject } from "../../core/deployment-id.ts";
-import { executionArnFor } from "../../core/aws/sfn-workflow-starter.ts";
 import { registerService } from "../../core/register-service.ts";
 import type { ServiceConfigInput } from "../../core/service-config.ts";
 import { type LocalCloud, startLocalCloud } from "../../local/cloud.ts";
@@ -36,16 +36,30 @@ export interface KilnCloud {
   services: DynamoServiceRegistry;
   bucket: string;
   /** Creates a launch template and an empty group for `service` and registers it. */
-  registerService(service: string, config?: Partial<ServiceConfigInput>): Promise<{ launchTemplateId: string }>;
+  registerService(
+    service: string,
+    config?: Partial<ServiceConfigInput>,
+  ): Promise<{ launchTemplateId: string }>;
   /** Packs an example (or any directory, by absolute path) at `version` and uploads it (the S3 trigger path). */
-  upload(example: string, version: string, service?: string): Promise<{ key: string; etag: string; deploymentId: string }>;
+  upload(
+    example: string,
+    version: string,
+    service?: string,
+  ): Promise<{ key: string; etag: string; deploymentId: string }>;
   /** Polls the history until the deployment reaches a terminal status (or `until`). */
-  waitFor(deploymentId: string, until?: (deployment: Deployment) => boolean, timeoutMs?: number): Promise<Deployment>;
+  waitFor(
+    deploymentId: string,
+    until?: (deployment: Deployment) => boolean,
+    timeoutMs?: number,
+  ): Promise<Deployment>;
   /** Deploys `version` of an example and scales the group to `capacity` running it. */
   bootstrap(service: string, example: string, version: string, capacity: number): Promise<Deployment>;
   /** Instances Kiln launched for a deployment that are not terminated. */
   liveInstances(filters: Record<string, string>): Promise<string[]>;
-  group(name: string): Promise<{ version: string | undefined; instances: Array<{ id: string; health: string; state: string }> }>;
+  group(name: string): Promise<{
+    version: string | undefined;
+    instances: Array<{ id: string; health: string; state: string }>;
+  }>;
   /** What each in-service instance of the group answers on `/`. */
   answers(group: string): Promise<string[]>;
   stop(): Promise<void>;
@@ -60,7 +74,12 @@ export const fastServiceConfig = {
 
 export async function startKilnCloud(): Promise<KilnCloud> {
   const stateDir = await mkdtemp(join(tmpdir(), "kiln-test-"));
-  const cloud = await startLocalCloud({ stateDir, ports: "ephemeral", timescale: Timescale.instant(), log: () => {} });
+  const cloud = await startLocalCloud({
+    stateDir,
+    ports: "ephemeral",
+    timescale: Timescale.instant(),
+    log: () => {},
+  });
   const ec2 = new EC2Client({});
   const autoScaling = new AutoScalingClient({});
   const s3 = new S3Client({ forcePathStyle: true });
@@ -82,7 +101,11 @@ export async function startKilnCloud(): Promise<KilnCloud> {
       const template = await ec2.send(
         new CreateLaunchTemplateCommand({
           LaunchTemplateName: `${service}-template`,
-          LaunchTemplateData: { ImageId: cloud.baseImageId, InstanceType: "t3.micro", MetadataOptions: { HttpTokens: "required" } },
+          LaunchTemplateData: {
+            ImageId: cloud.baseImageId,
+            InstanceType: "t3.micro",
+            MetadataOptions: { HttpTokens: "required" },
+          },
         }),
       );
       const launchTemplateId = template.LaunchTemplate?.LaunchTemplateId ?? "";
@@ -120,10 +143,18 @@ export async function startKilnCloud(): Promise<KilnCloud> {
       const dir = example.startsWith("/") ? example : join(examplesDir, example);
       const { body, key } = await packDirectory(dir, { version, ...(service ? { service } : {}) });
       const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-      return { key, etag: put.ETag ?? "", deploymentId: deploymentIdForObject({ bucket, key, etag: put.ETag }) };
+      return {
+        key,
+        etag: put.ETag ?? "",
+        deploymentId: deploymentIdForObject({ bucket, key, etag: put.ETag }),
+      };
     },
 
-    async waitFor(deploymentId, until = (deployment) => terminalStatuses.has(deployment.status), timeoutMs = 90_000) {
+    async waitFor(
+      deploymentId,
+      until = (deployment) => terminalStatuses.has(deployment.status),
+      timeoutMs = 90_000,
+    ) {
       const deadline = Date.now() + timeoutMs;
       let last: Deployment | undefined;
       while (Date.now() < deadline) {
@@ -131,24 +162,36 @@ export async function startKilnCloud(): Promise<KilnCloud> {
         if (last && until(last)) {
           // A terminal record is written before the lock is handed on: wait for the execution too.
           const started = last.timeline.some((entry) => entry.status === "PENDING");
-          if (started && terminalStatuses.has(last.status)) await cloud.whenExecutionEnded(executionArnFor(cloud.stateMachineArn, deploymentId));
+          if (started && terminalStatuses.has(last.status))
+            await cloud.whenExecutionEnded(executionArnFor(cloud.stateMachineArn, deploymentId));
           return last;
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      throw new Error(`deployment ${deploymentId} did not get there in ${timeoutMs} ms; last status ${last?.status ?? "none"}`);
+      throw new Error(
+        `deployment ${deploymentId} did not get there in ${timeoutMs} ms; last status ${last?.status ?? "none"}`,
+      );
     },
 
     async bootstrap(service, example, version, capacity) {
       await kiln.registerService(service);
       const { deploymentId } = await kiln.upload(example, version, service);
       const deployment = await kiln.waitFor(deploymentId);
-      if (deployment.status !== "SUCCEEDED") throw new Error(`bootstrap deployment ${deploymentId} ended ${deployment.status}: ${deployment.error?.message}`);
-      await autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: service, DesiredCapacity: capacity }));
+      if (deployment.status !== "SUCCEEDED")
+        throw new Error(
+          `bootstrap deployment ${deploymentId} ended ${deployment.status}: ${deployment.error?.message}`,
+        );
+      await autoScaling.send(
+        new SetDesiredCapacityCommand({ AutoScalingGroupName: service, DesiredCapacity: capacity }),
+      );
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
         const { instances } = await kiln.group(service);
-        if (instances.filter((instance) => instance.state === "InService" && instance.health === "Healthy").length === capacity) return deployment;
+        if (
+          instances.filter((instance) => instance.state === "InService" && instance.health === "Healthy")
+            .length === capacity
+        )
+          return deployment;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       throw new Error(`group ${service} did not reach ${capacity} healthy instances`);
@@ -163,11 +206,15 @@ export async function startKilnCloud(): Promise<KilnCloud> {
           ],
         }),
       );
-      return (result.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []).map((instance) => instance.InstanceId ?? "");
+      return (result.Reservations ?? [])
+        .flatMap((reservation) => reservation.Instances ?? [])
+        .map((instance) => instance.InstanceId ?? "");
     },
 
     async group(name) {
-      const result = await autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
+      const result = await autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+      );
       const group = result.AutoScalingGroups?.[0];
       return {
         version: group?.LaunchTemplate?.Version,
@@ -181,10 +228,14 @@ export async function startKilnCloud(): Promise<KilnCloud> {
 
     async answers(name) {
       const { instances } = await kiln.group(name);
-      const ids = instances.filter((instance) => instance.state === "InService").map((instance) => instance.id);
+      const ids = instances
+        .filter((instance) => instance.state === "InService")
+        .map((instance) => instance.id);
       if (ids.length === 0) return [];
       const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
-      const ips = (described.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []).map((instance) => instance.PrivateIpAddress);
+      const ips = (described.Reservations ?? [])
+        .flatMap((reservation) => reservation.Instances ?? [])
+        .map((instance) => instance.PrivateIpAddress);
       return Promise.all(
         ips.map(async (ip) => {
           const response = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(2000) });

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import aslValidator from "asl-validator";
+import { describe, expect, it } from "vitest";
 import { buildDeployWorkflow, deployTaskFunctions } from "../../workflows/deploy-workflow.ts";
 import { kilnFunctions } from "../../workflows/functions.ts";
 
@@ -10,8 +10,12 @@ const states = Object.entries(definition.States);
 function targets(state: Record<string, unknown>): string[] {
   const next = typeof state.Next === "string" ? [state.Next] : [];
   const fallback = typeof state.Default === "string" ? [state.Default] : [];
-  const choices = Array.isArray(state.Choices) ? state.Choices.map((choice: { Next: string }) => choice.Next) : [];
-  const catches = Array.isArray(state.Catch) ? state.Catch.map((catcher: { Next: string }) => catcher.Next) : [];
+  const choices = Array.isArray(state.Choices)
+    ? state.Choices.map((choice: { Next: string }) => choice.Next)
+    : [];
+  const catches = Array.isArray(state.Catch)
+    ? state.Catch.map((catcher: { Next: string }) => catcher.Next)
+    : [];
   return [...next, ...fallback, ...choices, ...catches];
 }
 
@@ -33,10 +37,20 @@ describe("buildDeployWorkflow", () => {
   });
 
   it("sends every catch of the happy path to Cleanup", () => {
-    const failurePath = new Set(["Cleanup", "RecordOutcome", "NotifyOutcome", "ReleaseLock", "NotifyStarted", "NotifySucceeded", "ReleaseLockAfterSuccess"]);
+    const failurePath = new Set([
+      "Cleanup",
+      "RecordOutcome",
+      "NotifyOutcome",
+      "ReleaseLock",
+      "NotifyStarted",
+      "NotifySucceeded",
+      "ReleaseLockAfterSuccess",
+    ]);
     for (const [name, state] of states) {
       if (state.Type !== "Task" || failurePath.has(name)) continue;
-      expect(state.Catch, name).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Cleanup" }]);
+      expect(state.Catch, name).toEqual([
+        { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Cleanup" },
+      ]);
     }
   });
 
@@ -44,8 +58,14 @@ describe("buildDeployWorkflow", () => {
     for (const [name, state] of states) {
       if (state.Type !== "Task" || name === "ReleaseLock") continue;
       const retriers = state.Retry as Array<{ ErrorEquals: string[] }>;
-      expect(retriers.flatMap((retrier) => retrier.ErrorEquals), name).not.toContain("States.ALL");
-      expect(retriers.flatMap((retrier) => retrier.ErrorEquals), name).toContain("TransientAwsError");
+      expect(
+        retriers.flatMap((retrier) => retrier.ErrorEquals),
+        name,
+      ).not.toContain("States.ALL");
+      expect(
+        retriers.flatMap((retrier) => retrier.ErrorEquals),
+        name,
+      ).toContain("TransientAwsError");
     }
   });
 

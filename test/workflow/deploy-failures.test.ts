@@ -20,7 +20,10 @@ async function serviceWithFailingInstall(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "kiln-failing-install-"));
   await cp(join(examplesDir, "hello-service"), dir, { recursive: true });
   const manifest = JSON.parse(await readFile(join(dir, "kiln.json"), "utf8"));
-  await writeFile(join(dir, "kiln.json"), JSON.stringify({ ...manifest, install: "sh -c 'echo libfoo is missing >&2; exit 3'" }));
+  await writeFile(
+    join(dir, "kiln.json"),
+    JSON.stringify({ ...manifest, install: "sh -c 'echo libfoo is missing >&2; exit 3'" }),
+  );
   return dir;
 }
 
@@ -46,7 +49,13 @@ describe("deploy workflow, failure paths", () => {
 
   it("fails at bake when the image ends in the failed state", async () => {
     await kiln.registerService("imagefail");
-    kiln.cloud.faults.add({ operation: "ec2:image", kind: "fail", match: "kiln-imagefail-", message: "snapshot copy failed", times: 1 });
+    kiln.cloud.faults.add({
+      operation: "ec2:image",
+      kind: "fail",
+      match: "kiln-imagefail-",
+      message: "snapshot copy failed",
+      times: 1,
+    });
     const { deploymentId } = await kiln.upload("hello-service", "1.0.0", "imagefail");
 
     const deployment = await kiln.waitFor(deploymentId);
@@ -70,13 +79,22 @@ describe("deploy workflow, failure paths", () => {
     expect(await imageTags(deployment.imageId ?? "")).toMatchObject({ "kiln:image-status": "rejected" });
     expect(await kiln.liveInstances({ "kiln:deployment-id": deploymentId })).toEqual([]);
     expect((await kiln.group("canaryfail")).version).toBe(before.launchTemplateVersion);
-    expect(await kiln.answers("canaryfail")).toEqual(["hello from canaryfail 1.0.0", "hello from canaryfail 1.0.0"]);
+    expect(await kiln.answers("canaryfail")).toEqual([
+      "hello from canaryfail 1.0.0",
+      "hello from canaryfail 1.0.0",
+    ]);
     expect((await kiln.services.getState("canaryfail")).lastKnownGood?.imageId).toBe(before.imageId);
   });
 
   it("records ROLLED_BACK when the instance refresh fails, and the group serves the old version on its old template version", async () => {
     const before = await kiln.bootstrap("rollfail", "hello-service", "1.0.0", 2);
-    kiln.cloud.faults.add({ operation: "autoscaling:refresh", kind: "fail", match: "rollfail", message: "instances failed to launch", times: 1 });
+    kiln.cloud.faults.add({
+      operation: "autoscaling:refresh",
+      kind: "fail",
+      match: "rollfail",
+      message: "instances failed to launch",
+      times: 1,
+    });
     const { deploymentId } = await kiln.upload("hello-service", "1.1.0", "rollfail");
 
     const deployment = await kiln.waitFor(deploymentId);
@@ -84,14 +102,22 @@ describe("deploy workflow, failure paths", () => {
     expect(deployment.status).toBe("ROLLED_BACK");
     expect(deployment.error).toMatchObject({ name: "RefreshFailedError", step: "roll" });
     expect((await kiln.group("rollfail")).version).toBe(before.launchTemplateVersion);
-    expect(await kiln.answers("rollfail")).toEqual(["hello from rollfail 1.0.0", "hello from rollfail 1.0.0"]);
+    expect(await kiln.answers("rollfail")).toEqual([
+      "hello from rollfail 1.0.0",
+      "hello from rollfail 1.0.0",
+    ]);
     expect(await kiln.liveInstances({ "kiln:deployment-id": deploymentId })).toEqual([]);
     expect((await kiln.services.getState("rollfail")).lastKnownGood?.imageId).toBe(before.imageId);
   });
 
   it("retries a throttled launch and still succeeds", async () => {
     await kiln.registerService("throttled");
-    kiln.cloud.faults.add({ operation: "ec2:RunInstances", kind: "throttle", match: "kiln-builder-throttled", times: 4 });
+    kiln.cloud.faults.add({
+      operation: "ec2:RunInstances",
+      kind: "throttle",
+      match: "kiln-builder-throttled",
+      times: 4,
+    });
     const errorsBefore = kiln.cloud.stats.functions().find((fn) => fn.name === "launchBuilder")?.errors ?? 0;
     const { deploymentId } = await kiln.upload("hello-service", "1.0.0", "throttled");
 

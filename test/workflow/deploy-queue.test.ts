@@ -1,10 +1,10 @@
-import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packDirectory } from "../../cli/artifact-packing.ts";
+import { requestDeployment } from "../../core/request-deployment.ts";
 import { artifactLimits } from "../../functions/environment.ts";
 import * as wire from "../../functions/wiring.ts";
-import { requestDeployment } from "../../core/request-deployment.ts";
 import { examplesDir, type KilnCloud, startKilnCloud } from "../support/kiln-cloud.ts";
 
 let kiln: KilnCloud;
@@ -19,7 +19,9 @@ afterAll(async () => {
 });
 
 async function executionsNamed(name: string): Promise<number> {
-  const result = await sfn().send(new ListExecutionsCommand({ stateMachineArn: kiln.cloud.stateMachineArn, maxResults: 1000 }));
+  const result = await sfn().send(
+    new ListExecutionsCommand({ stateMachineArn: kiln.cloud.stateMachineArn, maxResults: 1000 }),
+  );
   return (result.executions ?? []).filter((execution) => execution.name === name).length;
 }
 
@@ -41,7 +43,10 @@ describe("deployment requests", () => {
 
     // The bucket delivered it once; deliver it twice more at once, and upload the same bytes again.
     await kiln.waitFor(deploymentId, () => true);
-    const outcomes = await Promise.all([kiln.cloud.functions.invoke("onArtifact", event), kiln.cloud.functions.invoke("onArtifact", event)]);
+    const outcomes = await Promise.all([
+      kiln.cloud.functions.invoke("onArtifact", event),
+      kiln.cloud.functions.invoke("onArtifact", event),
+    ]);
     const again = await kiln.upload("hello-service", "1.0.0", "dupes");
     const deployment = await kiln.waitFor(deploymentId);
 
@@ -73,7 +78,9 @@ describe("deployment requests", () => {
     expect(superseded?.timeline.map((entry) => entry.status)).toEqual(["QUEUED", "SUPERSEDED"]);
     expect(await executionsNamed(superseded?.id ?? "")).toBe(0);
     // The newest waited for the one that ran, then ran itself.
-    expect(Date.parse(newest.steps.prepare?.startedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(ran?.endedAt ?? ""));
+    expect(Date.parse(newest.steps.prepare?.startedAt ?? "")).toBeGreaterThanOrEqual(
+      Date.parse(ran?.endedAt ?? ""),
+    );
     expect(newest.timeline.map((entry) => entry.status).slice(0, 2)).toEqual(["QUEUED", "PENDING"]);
     expect((await kiln.group("rapid")).version).toBe(newest.launchTemplateVersion);
     expect(await kiln.answers("rapid")).toEqual(["hello from rapid 1.3.0"]);
@@ -84,8 +91,15 @@ describe("deployment requests", () => {
 
   it("skips the bake when the same content was already baked on the same base image", async () => {
     const baked = await kiln.bootstrap("cached", "hello-service", "1.0.0", 1);
-    const launchesBefore = kiln.cloud.stats.functions().find((fn) => fn.name === "launchBuilder")?.invocations ?? 0;
-    const deps = { ...wire.queueDeps(), artifacts: wire.artifacts(), notifier: wire.notifier(), clock: wire.clock(), limits: artifactLimits() };
+    const launchesBefore =
+      kiln.cloud.stats.functions().find((fn) => fn.name === "launchBuilder")?.invocations ?? 0;
+    const deps = {
+      ...wire.queueDeps(),
+      artifacts: wire.artifacts(),
+      notifier: wire.notifier(),
+      clock: wire.clock(),
+      limits: artifactLimits(),
+    };
 
     // Deploying the same object again (an operator's redeploy) is a new request with its own key.
     const { deployment: requested } = await requestDeployment(deps, {
@@ -101,14 +115,25 @@ describe("deployment requests", () => {
     expect(deployment.steps.bake).toMatchObject({ cached: true });
     expect(deployment.builderInstanceId).toBeUndefined();
     expect(deployment.imageId).toBe(baked.imageId);
-    expect(deployment.timeline.map((entry) => entry.status)).toEqual(["QUEUED", "PENDING", "CANARY", "ROLLING", "SUCCEEDED"]);
-    expect(kiln.cloud.stats.functions().find((fn) => fn.name === "launchBuilder")?.invocations ?? 0).toBe(launchesBefore);
+    expect(deployment.timeline.map((entry) => entry.status)).toEqual([
+      "QUEUED",
+      "PENDING",
+      "CANARY",
+      "ROLLING",
+      "SUCCEEDED",
+    ]);
+    expect(kiln.cloud.stats.functions().find((fn) => fn.name === "launchBuilder")?.invocations ?? 0).toBe(
+      launchesBefore,
+    );
     expect((await kiln.group("cached")).version).toBe(deployment.launchTemplateVersion);
     expect(await kiln.liveInstances({ "kiln:deployment-id": deployment.id })).toEqual([]);
   });
 
   it("rejects an artifact for a service that is not registered, launching nothing", async () => {
-    const { body, key } = await packDirectory(`${examplesDir}hello-service`, { service: "nobody-home", version: "1.0.0" });
+    const { body, key } = await packDirectory(`${examplesDir}hello-service`, {
+      service: "nobody-home",
+      version: "1.0.0",
+    });
     const put = await kiln.s3.send(new PutObjectCommand({ Bucket: kiln.bucket, Key: key, Body: body }));
     const { deploymentIdForObject } = await import("../../core/deployment-id.ts");
     const id = deploymentIdForObject({ bucket: kiln.bucket, key, etag: put.ETag });
@@ -116,7 +141,9 @@ describe("deployment requests", () => {
     const deployment = await kiln.waitFor(id);
 
     expect(deployment.status).toBe("REJECTED");
-    expect(deployment.error?.message).toBe('service "nobody-home" is not registered: register it before deploying it');
+    expect(deployment.error?.message).toBe(
+      'service "nobody-home" is not registered: register it before deploying it',
+    );
     expect(await executionsNamed(id)).toBe(0);
   });
 });

@@ -20,8 +20,16 @@ describe("deploy workflow, happy path", () => {
     const deployment = await kiln.waitFor(deploymentId);
 
     expect(deployment.status).toBe("SUCCEEDED");
-    expect(deployment.timeline.map((entry) => entry.status)).toEqual(["QUEUED", "PENDING", "BAKING", "CANARY", "ROLLING", "SUCCEEDED"]);
-    for (const step of ["prepare", "bake", "canary", "roll", "finish"] as const) expect(deployment.steps[step]?.endedAt, step).toBeDefined();
+    expect(deployment.timeline.map((entry) => entry.status)).toEqual([
+      "QUEUED",
+      "PENDING",
+      "BAKING",
+      "CANARY",
+      "ROLLING",
+      "SUCCEEDED",
+    ]);
+    for (const step of ["prepare", "bake", "canary", "roll", "finish"] as const)
+      expect(deployment.steps[step]?.endedAt, step).toBeDefined();
     expect(deployment.imageId).toMatch(/^ami-/);
     expect(deployment.previousImageId).toBe(bootstrap.imageId);
     expect(deployment.previousLaunchTemplateVersion).toBe(bootstrap.launchTemplateVersion);
