@@ -97,6 +97,26 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
     ResultPath: "$.error",
     Next: "Cleanup",
   });
+  /** Wait → Check → Choice: the check's verdict either loops back to the wait or moves on. */
+  const pollLoop = (loop: {
+    wait: string;
+    check: DeployTaskState;
+    decide: string;
+    pollSeconds: "builderSeconds" | "imageSeconds" | "canarySeconds" | "refreshSeconds";
+    resultPath: string;
+    branches: Record<string, string>;
+    otherwise: string;
+  }): Record<string, State> => ({
+    [loop.wait]: wait(`$.plan.poll.${loop.pollSeconds}`, loop.check),
+    [loop.check]: step(loop.check, loop.resultPath, loop.decide),
+    [loop.decide]: {
+      Type: "Choice",
+      Choices: Object.entries(loop.branches).map(([status, next]) =>
+        statusIs(`${loop.resultPath}.status`, status, next),
+      ),
+      Default: loop.otherwise,
+    },
+  });
   const notify = (state: DeployTaskState, next: string, kind?: "STARTED"): State =>
     task(state, {
       Parameters: { "deploymentId.$": "$.deploymentId", ...(kind ? { kind } : {}) },
@@ -126,75 +146,76 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
       },
 
       LaunchBuilder: step("LaunchBuilder", "$.builder", "WaitForBuilder"),
-      WaitForBuilder: wait("$.plan.poll.builderSeconds", "CheckBuilder"),
-      CheckBuilder: step("CheckBuilder", "$.builderCheck", "BuilderDone?"),
-      "BuilderDone?": {
-        Type: "Choice",
-        Choices: [
-          statusIs("$.builderCheck.status", "RUNNING", "WaitForBuilder"),
-          statusIs("$.builderCheck.status", "SUCCEEDED", "CreateImage"),
-        ],
-        Default: "BakeFailed",
-      },
+      ...pollLoop({
+        wait: "WaitForBuilder",
+        check: "CheckBuilder",
+        decide: "BuilderDone?",
+        pollSeconds: "builderSeconds",
+        resultPath: "$.builderCheck",
+        branches: { RUNNING: "WaitForBuilder", SUCCEEDED: "CreateImage" },
+        otherwise: "BakeFailed",
+      }),
       BakeFailed: failWith("BakeFailedError", "$.builderCheck.reason"),
       CreateImage: step("CreateImage", "$.image", "WaitForImage"),
-      WaitForImage: wait("$.plan.poll.imageSeconds", "CheckImage"),
-      CheckImage: step("CheckImage", "$.imageCheck", "ImageDone?"),
-      "ImageDone?": {
-        Type: "Choice",
-        Choices: [
-          statusIs("$.imageCheck.status", "RUNNING", "WaitForImage"),
-          statusIs("$.imageCheck.status", "SUCCEEDED", "TerminateBuilder"),
-        ],
-        Default: "ImageFailed",
-      },
+      ...pollLoop({
+        wait: "WaitForImage",
+        check: "CheckImage",
+        decide: "ImageDone?",
+        pollSeconds: "imageSeconds",
+        resultPath: "$.imageCheck",
+        branches: { RUNNING: "WaitForImage", SUCCEEDED: "TerminateBuilder" },
+        otherwise: "ImageFailed",
+      }),
       ImageFailed: failWith("ImageFailedError", "$.imageCheck.reason"),
       TerminateBuilder: step("TerminateBuilder", null, "LaunchCanary", {
         Parameters: { "deployment.$": "$", roles: ["builder"] },
       }),
 
       LaunchCanary: step("LaunchCanary", "$.canary", "WaitForCanary"),
-      WaitForCanary: wait("$.plan.poll.canarySeconds", "CheckCanary"),
-      CheckCanary: step("CheckCanary", "$.canaryCheck", "CanaryDone?"),
-      "CanaryDone?": {
-        Type: "Choice",
-        Choices: [
-          statusIs("$.canaryCheck.status", "RUNNING", "WaitForCanary"),
-          statusIs("$.canaryCheck.status", "SUCCEEDED", "PinGroupVersion"),
-        ],
-        Default: "CanaryFailed",
-      },
+      ...pollLoop({
+        wait: "WaitForCanary",
+        check: "CheckCanary",
+        decide: "CanaryDone?",
+        pollSeconds: "canarySeconds",
+        resultPath: "$.canaryCheck",
+        branches: { RUNNING: "WaitForCanary", SUCCEEDED: "PinGroupVersion" },
+        otherwise: "CanaryFailed",
+      }),
       CanaryFailed: failWith("CanaryUnhealthyError", "$.canaryCheck.reason"),
 
       PinGroupVersion: step("PinGroupVersion", "$.group", "CreateTemplateVersion"),
       CreateTemplateVersion: step("CreateTemplateVersion", "$.template", "StartRefresh"),
       StartRefresh: step("StartRefresh", "$.refresh", "WaitForRefresh"),
-      WaitForRefresh: wait("$.plan.poll.refreshSeconds", "CheckRefresh"),
-      CheckRefresh: step("CheckRefresh", "$.refreshCheck", "RefreshDone?"),
-      "RefreshDone?": {
-        Type: "Choice",
-        Choices: [
-          statusIs("$.refreshCheck.status", "RUNNING", "WaitForRefresh"),
-          statusIs("$.refreshCheck.status", "ROLLING_BACK", "WaitForRefresh"),
-          statusIs("$.refreshCheck.status", "SUCCEEDED", "Finish"),
-          statusIs("$.refreshCheck.status", "ROLLED_BACK", "RefreshRolledBack"),
-        ],
-        Default: "RollBack",
-      },
+      ...pollLoop({
+        wait: "WaitForRefresh",
+        check: "CheckRefresh",
+        decide: "RefreshDone?",
+        pollSeconds: "refreshSeconds",
+        resultPath: "$.refreshCheck",
+        branches: {
+          RUNNING: "WaitForRefresh",
+          ROLLING_BACK: "WaitForRefresh",
+          SUCCEEDED: "Finish",
+          ROLLED_BACK: "RefreshRolledBack",
+        },
+        otherwise: "RollBack",
+      }),
       RefreshRolledBack: failWith("RefreshFailedError", "$.refreshCheck.reason"),
       RollBack: step("RollBack", "$.rollback", "WaitForRollback"),
-      WaitForRollback: wait("$.plan.poll.refreshSeconds", "CheckRollback"),
-      CheckRollback: step("CheckRollback", "$.refreshCheck", "RollbackDone?"),
-      "RollbackDone?": {
-        Type: "Choice",
-        Choices: [
-          statusIs("$.refreshCheck.status", "RUNNING", "WaitForRollback"),
-          statusIs("$.refreshCheck.status", "ROLLING_BACK", "WaitForRollback"),
-          statusIs("$.refreshCheck.status", "SUCCEEDED", "RolledBack"),
-          statusIs("$.refreshCheck.status", "ROLLED_BACK", "RolledBack"),
-        ],
-        Default: "RollbackFailed",
-      },
+      ...pollLoop({
+        wait: "WaitForRollback",
+        check: "CheckRollback",
+        decide: "RollbackDone?",
+        pollSeconds: "refreshSeconds",
+        resultPath: "$.refreshCheck",
+        branches: {
+          RUNNING: "WaitForRollback",
+          ROLLING_BACK: "WaitForRollback",
+          SUCCEEDED: "RolledBack",
+          ROLLED_BACK: "RolledBack",
+        },
+        otherwise: "RollbackFailed",
+      }),
       RolledBack: failWith("RefreshFailedError", "$.rollback.reason"),
       RollbackFailed: failWith("RollbackFailedError", "$.refreshCheck.reason"),
 
