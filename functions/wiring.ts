@@ -3,6 +3,7 @@
  * adapter needs, and bundles keep only the factories their function calls (package.json
  * declares the code free of import side effects), so a role's permissions follow its imports.
  */
+import { AutoScalingGroupInstances } from "../core/aws/auto-scaling-group-instances.ts";
 import { AutoScalingGroups } from "../core/aws/auto-scaling-groups.ts";
 import { ChannelNotifier } from "../core/aws/channel-notifier.ts";
 import { DynamoDeploymentHistory } from "../core/aws/dynamo-deployment-history.ts";
@@ -12,8 +13,10 @@ import { Ec2Fleet } from "../core/aws/ec2-fleet.ts";
 import { Ec2ImageCatalog } from "../core/aws/ec2-image-catalog.ts";
 import { Ec2ImageInventory } from "../core/aws/ec2-image-inventory.ts";
 import { Ec2ReferenceScanner } from "../core/aws/ec2-reference-scanner.ts";
+import { Ec2ServiceImages } from "../core/aws/ec2-service-images.ts";
 import { httpHealthProbe } from "../core/aws/http-health-probe.ts";
 import { S3ArtifactStore } from "../core/aws/s3-artifact-store.ts";
+import { S3ArtifactUploads } from "../core/aws/s3-artifact-uploads.ts";
 import { SfnWorkflowStarter } from "../core/aws/sfn-workflow-starter.ts";
 import { systemClock } from "../core/ports.ts";
 import { leaseMs, optionalEnv, requireEnv } from "./environment.ts";
@@ -36,9 +39,19 @@ export const notifier = () =>
   });
 
 /** What the queue rules need: the history, the registry and the workflow. */
-export const queueDeps = () => ({ history: history(), services: services(), workflow: workflow(), leaseMs: leaseMs() });
+export const queueDeps = () => ({
+  history: history(),
+  services: services(),
+  workflow: workflow(),
+  leaseMs: leaseMs(),
+});
 
 /** What an image prune reads and removes through. */
 export const imageInventory = () => new Ec2ImageInventory();
 export const referenceScanner = () => new Ec2ReferenceScanner();
 export const pruneAudit = () => new DynamoPruneAudit(requireEnv("KILN_TABLE_NAME"));
+
+/** What the operator API reads and writes through, besides the above. */
+export const artifactUploads = () => new S3ArtifactUploads();
+export const serviceImages = () => new Ec2ServiceImages();
+export const groupInstances = () => new AutoScalingGroupInstances();

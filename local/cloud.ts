@@ -10,8 +10,9 @@
  * test files run side by side. State lives under `stateDir`, so a restart keeps history, images,
  * groups and executions.
  */
+import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import {
   CreateStateMachineCommand,
@@ -312,6 +313,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       KILN_SLACK_WEBHOOK_URL: slack.webhookUrl,
       KILN_EMAIL_FROM: emailFrom,
       KILN_API_URL: endpoints.httpApi,
+      // The API function requires this token; the CLI reads it from here (the file is mode 0600).
+      KILN_API_TOKEN_FILE: await ensureApiToken(stateDir),
+      // The api function serves the dashboard at its root: notifications link there.
+      KILN_DASHBOARD_URL: endpoints.httpApi,
     };
     for (const [key, value] of Object.entries(env)) {
       if (!savedEnv.has(key)) savedEnv.set(key, process.env[key]);
@@ -383,6 +388,17 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     await stopAll();
     throw error;
   }
+}
+
+/** The local API's bearer token file: generated at first start, kept across restarts. */
+async function ensureApiToken(stateDir: string): Promise<string> {
+  const file = join(stateDir, "api-token");
+  try {
+    await writeFile(file, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) throw error;
+  }
+  return file;
 }
 
 async function createHistoryTable(endpoint: string): Promise<void> {

@@ -6,7 +6,14 @@ import type { GroupInstances, GroupSnapshot, InstanceState } from "../ports.ts";
 import { callAws } from "./aws-errors.ts";
 import { autoScalingClient, ec2Client } from "./clients.ts";
 
-const instanceStates: readonly string[] = ["pending", "running", "stopping", "stopped", "shutting-down", "terminated"];
+const instanceStates: readonly string[] = [
+  "pending",
+  "running",
+  "stopping",
+  "stopped",
+  "shutting-down",
+  "terminated",
+];
 
 function toInstanceState(name: string | undefined): InstanceState | undefined {
   return instanceStates.find((state): state is InstanceState => state === name);
@@ -25,7 +32,9 @@ export class AutoScalingGroupInstances implements GroupInstances {
     const group = result.AutoScalingGroups?.[0];
     if (!group) throw new ResourceNotFoundError(`auto-scaling group "${groupName}" does not exist`);
     const members = group.Instances ?? [];
-    const described = await this.describeInstances(members.flatMap((member) => (member.InstanceId ? [member.InstanceId] : [])));
+    const described = await this.describeInstances(
+      members.flatMap((member) => (member.InstanceId ? [member.InstanceId] : [])),
+    );
     return {
       name: groupName,
       desiredCapacity: group.DesiredCapacity ?? 0,
@@ -62,7 +71,9 @@ export class AutoScalingGroupInstances implements GroupInstances {
             }),
           ),
         );
-        for (const instance of (page.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? [])) {
+        for (const instance of (page.Reservations ?? []).flatMap(
+          (reservation) => reservation.Instances ?? [],
+        )) {
           if (instance.InstanceId) found.set(instance.InstanceId, instance);
         }
         nextToken = page.NextToken || undefined;

@@ -8,6 +8,8 @@ export class S3ArtifactUploads implements ArtifactUploads {
   constructor(private readonly s3: S3Client = s3Client()) {}
 
   presignUpload(bucket: string, key: string, expiresSeconds: number): Promise<string> {
-    return getSignedUrl(this.s3, new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: expiresSeconds });
+    return getSignedUrl(this.s3, new PutObjectCommand({ Bucket: bucket, Key: key }), {
+      expiresIn: expiresSeconds,
+    });
   }
 }
