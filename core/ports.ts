@@ -116,6 +116,8 @@ export interface LaunchCanaryRequest {
   imageId: string;
   launchTemplateId: string;
   launchTemplateVersion: string;
+  /** A subnet of the group: its launch template usually names none, the group supplies them. */
+  subnetId?: string | undefined;
   tags: Record<string, string>;
 }
 
@@ -157,6 +159,8 @@ export interface GroupInfo {
   /** The version exactly as the group names it: a number, `$Latest` or `$Default`. */
   launchTemplateVersion: string;
   desiredCapacity: number;
+  /** The subnets the group launches into (its VPCZoneIdentifier). */
+  subnetIds: string[];
 }
 
 export type RefreshStatus = "RUNNING" | "SUCCEEDED" | "ROLLING_BACK" | "ROLLED_BACK" | "FAILED";

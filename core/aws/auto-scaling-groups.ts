@@ -54,6 +54,10 @@ export class AutoScalingGroups implements ScalingGroups {
       launchTemplateId: template.LaunchTemplateId,
       launchTemplateVersion: template.Version ?? "$Default",
       desiredCapacity: group.DesiredCapacity ?? 0,
+      subnetIds: (group.VPCZoneIdentifier ?? "")
+        .split(",")
+        .map((subnet) => subnet.trim())
+        .filter(Boolean),
     };
   }
 

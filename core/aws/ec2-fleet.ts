@@ -103,6 +103,8 @@ export class Ec2Fleet implements Fleet {
     return this.run("canary", {
       LaunchTemplate: { LaunchTemplateId: request.launchTemplateId, Version: request.launchTemplateVersion },
       ImageId: request.imageId,
+      // In the group's own network, so the health probe reaches it as it reaches the group's instances.
+      SubnetId: request.subnetId,
       MinCount: 1,
       MaxCount: 1,
       MetadataOptions: imdsV2Required,

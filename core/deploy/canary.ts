@@ -26,6 +26,7 @@ export async function launchCanary(
     imageId: state.image.imageId,
     launchTemplateId: state.plan.launchTemplateId,
     launchTemplateVersion: group.launchTemplateVersion,
+    subnetId: group.subnetIds[0],
     tags: {
       [kilnTag.managed]: "true",
       [kilnTag.service]: state.service,

@@ -54,6 +54,7 @@ describe("AutoScalingGroups", () => {
               AutoScalingGroupName: "hello-service-asg",
               LaunchTemplate: { LaunchTemplateId: "lt-0123456789abcdef0", Version: "$Latest" },
               DesiredCapacity: 3,
+              VPCZoneIdentifier: "subnet-0aaaaaaaaaaaaaaa1, subnet-0aaaaaaaaaaaaaaa2",
             } as never,
           ],
         });
@@ -63,6 +64,7 @@ describe("AutoScalingGroups", () => {
         launchTemplateId: "lt-0123456789abcdef0",
         launchTemplateVersion: "$Latest",
         desiredCapacity: 3,
+        subnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
       });
     });
 

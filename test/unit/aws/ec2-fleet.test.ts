@@ -170,6 +170,12 @@ describe("Ec2Fleet", () => {
       });
     });
 
+    it("launches the canary into the group's subnet, since the group's template names none", async () => {
+      await fleet.launchCanary({ ...canaryRequest, subnetId: "subnet-0aaaaaaaaaaaaaaa1" });
+
+      expect(runInput().SubnetId).toBe("subnet-0aaaaaaaaaaaaaaa1");
+    });
+
     it("tags the canary and its volume, with a client token of its own", async () => {
       await fleet.launchBuilder(builderRequest);
       await fleet.launchCanary(canaryRequest);

@@ -23,6 +23,7 @@ describe("canary step", () => {
       launchTemplateId: "lt-0123456789abcdef0",
       launchTemplateVersion: "7",
       desiredCapacity: 3,
+      subnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
     };
     const groups = { describeGroup: async () => group } as unknown as ScalingGroups;
 
@@ -40,6 +41,7 @@ describe("canary step", () => {
         imageId: "ami-00000000000000042",
         launchTemplateId: "lt-0123456789abcdef0",
         launchTemplateVersion: "7",
+        subnetId: "subnet-0aaaaaaaaaaaaaaa1",
         tags: { [kilnTag.role]: "canary", [kilnTag.deploymentId]: input.deploymentId },
       });
       expect(canary.deadline).toBe(kiln.clock.inMs(300 * 1000));
