@@ -8,7 +8,8 @@ import { configuredApiToken, createAuthenticator } from "./api/auth.ts";
 import { createRouter } from "./api/router.ts";
 import { logger } from "./observability.ts";
 
-const router = createRouter(apiRoutes(apiDepsFromEnvironment()), {
+/** The router, exported for the test that holds the OpenAPI document to its routes. */
+export const router = createRouter(apiRoutes(apiDepsFromEnvironment()), {
   authenticator: createAuthenticator(configuredApiToken()),
   log: logger,
 });

@@ -103,10 +103,9 @@ export function buildOpenApiDocument(routes: Route[], version: string): OpenApiD
     const responses: OpenApiOperation["responses"] = {};
     for (const [status, spec] of Object.entries(route.responses)) {
       if (!spec.schema) {
-        responses[status] = {
-          description: spec.description,
-          content: { [spec.contentType ?? "text/plain"]: { schema: { type: "string" } } },
-        };
+        const contentType = spec.contentType ?? "text/plain";
+        const schema = contentType.includes("json") ? { type: "object" } : { type: "string" };
+        responses[status] = { description: spec.description, content: { [contentType]: { schema } } };
         continue;
       }
       let name = names.get(spec.schema);

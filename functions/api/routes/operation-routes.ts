@@ -67,7 +67,8 @@ export function operationRoutes(deps: ApiDeps): Route[] {
           },
           { timeLeftMs, reserveMs: pruneReserveMs },
         );
-        return { status: 200, json: run };
+        // The run record as documented: internal fields of the selection stay out of the answer.
+        return { status: 200, json: pruneRunSchema.parse(run) };
       },
     }),
   ];
