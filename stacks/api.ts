@@ -1,26 +1,30 @@
 import type { KilnSettings } from "./settings.ts";
 
-/** The operator routes the api function serves (the CLI and `POST /deployments` callers use them). */
-export const apiRoutes = [
+/** The operator routes the api function serves; each requires IAM (SigV4) auth, or a JWT. */
+export const operatorRoutes = [
   "POST /deployments",
   "GET /deployments",
   "GET /deployments/{id}",
   "POST /deployments/{id}/cancel",
-  "POST /uploads",
   "GET /services",
   "PUT /services/{name}",
   "GET /services/{name}",
   "GET /services/{name}/deployments",
-  "POST /services/{name}/rollback",
   "GET /services/{name}/images",
+  "GET /services/{name}/instances",
+  "POST /services/{name}/rollback",
+  "POST /uploads",
   "POST /prune",
 ] as const;
 
-/** The HTTP API: every route goes to the api function and every route requires auth. */
+/** Routes that hold no data: the dashboard page (it calls the API with its own credentials) and the API's description. */
+export const publicRoutes = ["GET /", "GET /openapi.json"] as const;
+
+/** The HTTP API: every route goes to the api function; all but the public ones require auth. */
 export function createApi(settings: KilnSettings, apiFunctionArn: $util.Input<string>) {
   const api = new sst.aws.ApiGatewayV2("OperatorApi", {
     accessLog: { retention: "1 month" },
-    // Operators call the API from the CLI (SigV4) or a service with a token, never a browser.
+    // The dashboard is served from the API's own origin; no other origin needs to call it.
     cors: false,
   });
   const auth = settings.jwt
@@ -33,6 +37,7 @@ export function createApi(settings: KilnSettings, apiFunctionArn: $util.Input<st
         },
       }
     : { iam: true };
-  for (const route of apiRoutes) api.route(route, apiFunctionArn, { auth });
+  for (const route of operatorRoutes) api.route(route, apiFunctionArn, { auth });
+  for (const route of publicRoutes) api.route(route, apiFunctionArn, { auth: false });
   return api;
 }

@@ -25,6 +25,12 @@ export const tuningVariables = [
   "KILN_DASHBOARD_URL",
 ] as const;
 
+/**
+ * The local cloud's bearer token for the API. On AWS, API Gateway authenticates callers (IAM or
+ * JWT) and these stay unset: set, they would switch the API to a shared token.
+ */
+export const localOnlyVariables = ["KILN_API_TOKEN", "KILN_API_TOKEN_FILE"] as const;
+
 /** The variables each function's code reads (derived from its code by test/infra). */
 export const functionVariables: Record<KilnFunctionName, readonly KilnVariable[]> = {
   onArtifact: ["KILN_TABLE_NAME", "KILN_STATE_MACHINE_ARN", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
@@ -35,7 +41,13 @@ export const functionVariables: Record<KilnFunctionName, readonly KilnVariable[]
     "KILN_SLACK_WEBHOOK_URL",
     "KILN_EMAIL_FROM",
   ],
-  api: [],
+  api: [
+    "KILN_TABLE_NAME",
+    "KILN_STATE_MACHINE_ARN",
+    "KILN_ARTIFACT_BUCKET",
+    "KILN_SLACK_WEBHOOK_URL",
+    "KILN_EMAIL_FROM",
+  ],
   notify: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
   pruneImages: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
   prepare: ["KILN_TABLE_NAME"],

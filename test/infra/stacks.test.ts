@@ -7,7 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { historyTableDefinition } from "../../core/aws/history-table.ts";
-import { functionVariables } from "../../stacks/function-environment.ts";
+import type { ApiDeps } from "../../functions/api/api-deps.ts";
+import { apiRoutes } from "../../functions/api/api-routes.ts";
+import { functionVariables, localOnlyVariables } from "../../stacks/function-environment.ts";
 import { functionGrants, kilnManagedTag, kilnServiceTagKey } from "../../stacks/permissions.ts";
 import { buildDeployWorkflow } from "../../workflows/deploy-workflow.ts";
 import { type KilnFunctionName, kilnFunctionNames, kilnFunctions } from "../../workflows/functions.ts";
@@ -583,29 +585,48 @@ describe("builder and canary instance role", () => {
 
 describe("operator API", () => {
   const routes = (s: Synthesis) => created(s, "aws:apigatewayv2/route:Route");
+  // The route table the api function serves; its handlers are never run here.
+  const served = apiRoutes({} as ApiDeps);
+  const isPublic = (routeKey: string) => served.some((r) => r.public && `${r.method} ${r.path}` === routeKey);
 
-  it("routes every request to the api function", () => {
+  it("routes exactly the routes the api function serves", () => {
+    expect(
+      routes(production)
+        .map((r) => r.inputs.routeKey)
+        .sort(),
+    ).toEqual(served.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it("sends every route to the api function", () => {
     const integrations = created(production, "aws:apigatewayv2/integration:Integration");
     expect(integrations.length).toBe(routes(production).length);
     for (const integration of integrations)
       expect(integration.inputs.integrationUri).toBe(arnOf(production, "api"));
   });
 
-  it("requires an IAM (SigV4) signature on every route by default", () => {
-    expect(routes(production).length).toBeGreaterThan(0);
-    for (const route of routes(production))
-      expect(route.inputs.authorizationType, route.inputs.routeKey).toBe("AWS_IAM");
+  it("requires an IAM (SigV4) signature on every route but the public ones the api function declares", () => {
+    expect(routes(production).filter((r) => isPublic(r.inputs.routeKey))).toHaveLength(2);
+    for (const route of routes(production)) {
+      expect(route.inputs.authorizationType, route.inputs.routeKey).toBe(
+        isPublic(route.inputs.routeKey) ? "NONE" : "AWS_IAM",
+      );
+    }
   });
 
-  it("requires a JWT from the configured issuer on every route when one is set", () => {
+  it("requires a JWT from the configured issuer instead when one is set", () => {
     const authorizers = created(personal, "aws:apigatewayv2/authorizer:Authorizer");
     expect(authorizers.map((a) => a.inputs.jwtConfiguration)).toEqual([
       { issuer: "https://auth.example.com/", audiences: ["kiln-cli", "kiln-ci"] },
     ]);
-    for (const route of routes(personal)) {
+    for (const route of routes(personal).filter((r) => !isPublic(r.inputs.routeKey))) {
       expect(route.inputs.authorizationType, route.inputs.routeKey).toBe("JWT");
       expect(route.inputs.authorizerId).toBe(`${only(authorizers, "JWT authorizer").name}-id`);
     }
+  });
+
+  it("never hands the api function the local cloud's bearer token", () => {
+    const variables = Object.keys(lambdaOf(production, "api").inputs.environment.variables);
+    for (const local of localOnlyVariables) expect(variables).not.toContain(local);
   });
 });
 
