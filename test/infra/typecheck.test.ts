@@ -3,6 +3,7 @@
  * right: sst.config.ts, stacks/ and the synthesis harness against the SST 4.17 platform types.
  */
 import { execFile } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -11,6 +12,11 @@ const root = path.resolve(import.meta.dirname, "../..");
 
 describe("infrastructure code", () => {
   it("type-checks against the SST platform (tsc -p tsconfig.infra.json)", async () => {
+    if (!fs.existsSync(path.join(root, ".sst/platform/config.d.ts"))) {
+      throw new Error(
+        ".sst/platform is missing: run `node scripts/prepare-infra.mjs` (an offline `sst install`) first",
+      );
+    }
     const tsc = path.join(root, "node_modules/typescript/bin/tsc");
     const result = await promisify(execFile)(
       process.execPath,
