@@ -135,7 +135,8 @@ export function createFunctions(inputs: FunctionInputs): KilnFunctions {
         })
       : undefined;
     const role = new aws.iam.Role(`${logicalName}ExecutionRole`, {
-      name: functionName(inputs.settings.stage, name),
+      // Role names are unique per account, not per region: AWS appends a unique suffix.
+      namePrefix: `${functionName(inputs.settings.stage, name).slice(0, 37)}-`,
       description: `Kiln ${name}: only what its handler calls`,
       // Only the Lambda service may assume a function's role. (SST's own function roles also
       // trust the account root under `sst dev`, so Kiln builds the roles itself.)
