@@ -79,6 +79,8 @@ function bundleHarness(): Promise<string> {
       },
       logLevel: "error",
     });
+    // One bundle per test process, gone with it.
+    process.once("exit", () => fs.rmSync(outfile, { force: true }));
     return outfile;
   })();
   return bundled;
