@@ -65,10 +65,13 @@ function bundleHarness(): Promise<string> {
         ".sst/platform is missing: run `node scripts/prepare-infra.mjs` (an offline `sst install`) first",
       );
     }
-    const outfile = path.join(platform, ".test-out", `synth-stage-${process.pid}.mjs`);
+    // Built under a name of its own, then renamed: test processes running at once never read a
+    // half-written bundle, and only one bundle stays behind.
+    const outfile = path.join(platform, ".test-out", "synth-stage.mjs");
+    const building = path.join(platform, ".test-out", `synth-stage-${process.pid}.mjs`);
     await build({
       entryPoints: [path.join(root, "test/infra/harness/synth-stage.mjs")],
-      outfile,
+      outfile: building,
       bundle: true,
       platform: "node",
       format: "esm",
@@ -79,8 +82,7 @@ function bundleHarness(): Promise<string> {
       },
       logLevel: "error",
     });
-    // One bundle per test process, gone with it.
-    process.once("exit", () => fs.rmSync(outfile, { force: true }));
+    fs.renameSync(building, outfile);
     return outfile;
   })();
   return bundled;
