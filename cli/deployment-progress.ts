@@ -20,6 +20,12 @@ function bar(percent: number, width = 20): string {
   return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
 }
 
+/** Where a step stands among all of them: `▰▰▱▱▱ 2/5`. */
+function stepsBar(step: (typeof stepNames)[number]): string {
+  const done = stepNames.indexOf(step) + 1;
+  return `${"▰".repeat(done)}${"▱".repeat(stepNames.length - done)} ${done}/${stepNames.length}`;
+}
+
 /** The lines that describe what changed between two snapshots of a deployment. */
 export function progressLines(before: Deployment | undefined, now: Deployment): string[] {
   const lines: string[] = [];
@@ -36,8 +42,12 @@ export function progressLines(before: Deployment | undefined, now: Deployment): 
     const was = before?.steps[step];
     const is = now.steps[step];
     if (!is) continue;
-    if (!was)
-      lines.push(`  ${step.padEnd(9)} started${is.cached ? " (bake cache hit: reusing an image)" : ""}`);
+    if (!was) {
+      const reuse = is.note?.startsWith("rollback")
+        ? "rollback: reusing its image"
+        : "bake cache hit: reusing an image";
+      lines.push(`  ${step.padEnd(9)} ${stepsBar(step)} started${is.cached ? ` (${reuse})` : ""}`);
+    }
     if (is.endedAt && !was?.endedAt)
       lines.push(
         `  ${step.padEnd(9)} ✓ ${seconds(is.startedAt, is.endedAt)}${is.note ? `  ${is.note}` : ""}`,
@@ -51,7 +61,8 @@ export function progressLines(before: Deployment | undefined, now: Deployment): 
   if (terminalStatuses.has(now.status) && !terminalStatuses.has(before?.status ?? "QUEUED")) {
     const took = now.endedAt ? ` in ${seconds(now.requestedAt, now.endedAt)}` : "";
     const mark = now.status === "SUCCEEDED" ? "✔" : "✘";
-    lines.push(`${mark} ${now.status}${took}${now.error ? `: ${now.error.message}` : ""}`);
+    const where = now.error?.step ? ` at ${now.error.step}` : "";
+    lines.push(`${mark} ${now.status}${where}${took}${now.error ? `: ${now.error.message}` : ""}`);
   }
   return lines;
 }

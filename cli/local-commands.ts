@@ -29,7 +29,7 @@ const repositoryRoot = fileURLToPath(new URL("..", import.meta.url));
 const launcher = join(repositoryRoot, "bin", "kiln.mjs");
 
 /** `--state-dir`, else `KILN_LOCAL_STATE_DIR`, else `.kiln/local` in the repository. */
-function stateDirFrom(given: string | undefined): string {
+export function stateDirFrom(given: string | undefined): string {
   return resolve(given ?? process.env.KILN_LOCAL_STATE_DIR ?? join(repositoryRoot, ".kiln", "local"));
 }
 

@@ -34,6 +34,7 @@ export const stepViewSchema = z.object({
   state: z.enum(stepStates),
   startedAt: isoTime.optional(),
   endedAt: isoTime.optional(),
+  /** How long it ran: until it ended, or until the deployment did when it failed or was cancelled. */
   durationMs: z.number().int().nonnegative().optional(),
   note: z.string().optional(),
 });
@@ -73,12 +74,16 @@ function stepState(deployment: Deployment, step: StepName): StepState {
 export function deploymentView(deployment: Deployment): DeploymentView {
   const stepTimeline = stepNames.map((step): StepView => {
     const record = deployment.steps[step];
+    const state = stepState(deployment, step);
+    // A step that failed or was cancelled lasted until the deployment ended.
+    const end =
+      record?.endedAt ?? (state === "failed" || state === "cancelled" ? deployment.endedAt : undefined);
     return {
       step,
-      state: stepState(deployment, step),
+      state,
       startedAt: record?.startedAt,
       endedAt: record?.endedAt,
-      durationMs: record?.endedAt ? elapsed(record.startedAt, record.endedAt) : undefined,
+      durationMs: record && end ? elapsed(record.startedAt, end) : undefined,
       note: record?.note,
     };
   });
