@@ -1,6 +1,8 @@
 /**
  * Notifier over a Slack incoming webhook and SES. Delivery is retried a few times and failures
- * are reported, never thrown: a notification must not fail a deployment.
+ * are logged and reported, never thrown: a notification must not fail a deployment. A webhook
+ * that refuses the message itself (Slack's 4xx: a revoked hook, an archived channel, a payload it
+ * rejects) is not asked again; one that is busy (429, 5xx) or unreachable is, after a pause.
  */
 import { type SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
 import { renderEmail, renderSlackMessage } from "../notification-rendering.ts";
@@ -17,6 +19,26 @@ export interface ChannelNotifierOptions {
 
 type Delivery = { channel: string; delivered: boolean; detail?: string };
 
+/** A delivery that another attempt cannot fix. */
+class DeliveryRefusedError extends Error {
+  override readonly name = "DeliveryRefusedError";
+}
+
+/** A delivery the receiver asked to retry later; `waitMs` is how long it asked to wait. */
+class DeliveryDeferredError extends Error {
+  override readonly name = "DeliveryDeferredError";
+
+  constructor(
+    message: string,
+    readonly waitMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The longest pause honoured from a Retry-After: a notifying function has little time. */
+const maxRetryAfterMs = 5_000;
+
 async function withRetries(attempts: number, send: () => Promise<void>): Promise<string | undefined> {
   let lastError = "";
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
@@ -25,7 +47,9 @@ async function withRetries(attempts: number, send: () => Promise<void>): Promise
       return undefined;
     } catch (error) {
       lastError = error instanceof Error ? error.message : String(error);
-      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      if (error instanceof DeliveryRefusedError) return lastError;
+      const pause = error instanceof DeliveryDeferredError ? error.waitMs : 200 * 2 ** attempt;
+      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
   return lastError;
@@ -59,8 +83,17 @@ export class ChannelNotifier implements Notifier {
       body: JSON.stringify(renderSlackMessage(notification)),
       signal: AbortSignal.timeout(5000),
     });
-    if (!response.ok)
-      throw new Error(`Slack answered ${response.status} ${(await response.text()).slice(0, 200)}`);
+    if (response.ok) return;
+    const message = `Slack answered ${response.status} ${(await response.text()).slice(0, 200)}`;
+    if (response.status === 429) {
+      const seconds = Number(response.headers.get("retry-after") ?? "1");
+      throw new DeliveryDeferredError(
+        message,
+        Math.min(maxRetryAfterMs, Number.isFinite(seconds) ? seconds * 1000 : 1000),
+      );
+    }
+    if (response.status >= 400 && response.status < 500) throw new DeliveryRefusedError(message);
+    throw new Error(message);
   }
 
   private async sendEmail(notification: Notification): Promise<void> {
