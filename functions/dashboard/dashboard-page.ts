@@ -63,6 +63,9 @@ code, .mono { font-family:"DejaVu Sans Mono",ui-monospace,Menlo,monospace; font-
 .service { border-top:1px solid var(--line); padding-top:12px; margin-top:12px; }
 .service:first-of-type { border-top:0; margin-top:0; padding-top:0; }
 .service h3 { margin:0 0 6px; font-size:15px; display:flex; gap:8px; align-items:center; flex-wrap:wrap; }
+.service table td { font-size:13px; }
+.service td.mono { white-space:nowrap; }
+.service td.image-id { max-width:170px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
 .service h4 { margin:12px 0 4px; font-size:12px; text-transform:uppercase; color:var(--muted); letter-spacing:.4px; }
 .pin { display:inline-block; padding:0 6px; border-radius:4px; font-size:11px; font-weight:600; margin-right:4px; }
 .pin.lkg { background:var(--okbg); color:var(--ok); } .pin.prev { background:var(--cachebg); color:var(--cache); }
@@ -280,7 +283,7 @@ const script = `
               el("td", { text: i.lifecycleState }),
               el("td", { "class": "health-" + i.healthStatus, text: i.healthStatus }),
               el("td", { "class": "mono", text: i.version || "?" }),
-              el("td", { "class": "mono muted", text: i.imageId || "" })
+              el("td", { "class": "mono muted image-id", title: i.imageId || "", text: i.imageId || "" })
             ]);
           }))
         ]));
