@@ -71,8 +71,8 @@ const deployments: Record<string, [DeploymentKind, Deployment]> = {
       status: "FAILED",
       steps: {
         prepare: base.steps.prepare,
-        bake: { ...base.steps.bake, cached: true },
-        canary: { startedAt: "2026-03-02T09:00:03.000Z" },
+        bake: { startedAt: "2026-03-02T09:00:02.000Z", endedAt: "2026-03-02T09:03:10.000Z", cached: true },
+        canary: { startedAt: "2026-03-02T09:03:11.000Z" },
       },
       launchTemplateVersion: undefined,
       previousLaunchTemplateVersion: undefined,
