@@ -1,0 +1,247 @@
+/**
+ * Figure 4: many services deploying at once. Each service has a small group of its own; first
+ * one deploys alone (the baseline), then all deploy a new version at the same moment. Every
+ * deployment must succeed on its own group with its own image (no cross-talk), and its overhead
+ * (lead time − floor) is compared with the lone deployment's.
+ */
+import {
+  DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+} from "@aws-sdk/client-auto-scaling";
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+} from "@aws-sdk/client-ec2";
+import type { Deployment } from "../core/deployment.ts";
+import { type BenchCloud, startBenchCloud } from "./bench-cloud.ts";
+import { type BenchOptions, type FigureResult, ratio, seconds } from "./figure.ts";
+import { median, summarize } from "./stats.ts";
+
+export const concurrencyTarget = 1.2;
+
+interface Outcome {
+  service: string;
+  version: string;
+  deploymentId: string;
+  status: Deployment["status"];
+  leadMs: number;
+  floorMs: number;
+  overheadMs: number;
+  /** What is wrong with where it landed; empty when it landed on its own group with its own image. */
+  crossTalk: string[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Median reported duration of an operation type on this cloud (boot, stop and snapshot are fixed timers). */
+function reportedMedian(bench: BenchCloud, operation: string): number {
+  return median(
+    bench.timescale.events.filter((event) => event.operation === operation).map((event) => event.ms),
+  );
+}
+
+/**
+ * A deployment's floor: its critical-path operations as the local cloud reports them — builder
+ * boot and stop, snapshot, canary boot (fixed timers: their reported median) — plus its own
+ * group's instance refresh, StartTime → EndTime as DescribeInstanceRefreshes reports it. The
+ * same method is used for the lone deployment and for the concurrent ones.
+ */
+async function floorOf(bench: BenchCloud, record: Deployment): Promise<number> {
+  const refreshes = await bench.autoScaling.send(
+    new DescribeInstanceRefreshesCommand({
+      AutoScalingGroupName: record.service,
+      InstanceRefreshIds: record.refreshId ? [record.refreshId] : [],
+    }),
+  );
+  const refresh = refreshes.InstanceRefreshes?.[0];
+  const refreshMs =
+    refresh?.StartTime && refresh.EndTime ? refresh.EndTime.getTime() - refresh.StartTime.getTime() : 0;
+  return (
+    2 * reportedMedian(bench, "ec2:boot") +
+    reportedMedian(bench, "ec2:stop") +
+    reportedMedian(bench, "ec2:snapshot") +
+    refreshMs
+  );
+}
+
+/** Checks that the deployment landed on its own group, with its own image, serving its own version. */
+async function crossTalkOf(bench: BenchCloud, record: Deployment, capacity: number): Promise<string[]> {
+  const problems: string[] = [];
+  const imageId = record.imageId ?? "";
+  const images = await bench.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+  const tags = Object.fromEntries((images.Images?.[0]?.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
+  if (tags["kiln:service"] !== record.service)
+    problems.push(`image ${imageId} is tagged for ${tags["kiln:service"]}`);
+  if (tags["kiln:deployment-id"] !== record.id)
+    problems.push(`image ${imageId} was baked by ${tags["kiln:deployment-id"]}`);
+  const groups = await bench.autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [record.service] }),
+  );
+  const group = groups.AutoScalingGroups?.[0];
+  if (group?.LaunchTemplate?.Version !== record.launchTemplateVersion) {
+    problems.push(
+      `group runs template version ${group?.LaunchTemplate?.Version}, the deployment made ${record.launchTemplateVersion}`,
+    );
+  }
+  const versions = await bench.ec2.send(
+    new DescribeLaunchTemplateVersionsCommand({
+      LaunchTemplateId: group?.LaunchTemplate?.LaunchTemplateId,
+      Versions: [record.launchTemplateVersion ?? "$Latest"],
+    }),
+  );
+  const templateImage = versions.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.ImageId;
+  if (templateImage !== imageId) problems.push(`template version launches ${templateImage}, not ${imageId}`);
+  const ids = (group?.Instances ?? [])
+    .filter((instance) => instance.LifecycleState === "InService")
+    .map((instance) => instance.InstanceId ?? "");
+  if (ids.length !== capacity) problems.push(`${ids.length} instances in service, expected ${capacity}`);
+  if (ids.length > 0) {
+    const described = await bench.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+    const instances = (described.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
+    for (const instance of instances) {
+      if (instance.ImageId !== imageId) problems.push(`${instance.InstanceId} runs ${instance.ImageId}`);
+      const answer = await fetch(`http://${instance.PrivateIpAddress}:8080/`, {
+        signal: AbortSignal.timeout(2000),
+      })
+        .then((response) => response.text())
+        .catch((error: Error) => `no answer (${error.message})`);
+      const expected = `hello from ${record.service} ${record.version}`;
+      if (answer.trim() !== expected)
+        problems.push(`${instance.InstanceId} answers "${answer.trim()}", expected "${expected}"`);
+    }
+  }
+  return problems;
+}
+
+async function deploy(
+  bench: BenchCloud,
+  service: string,
+  version: string,
+  capacity: number,
+): Promise<Outcome> {
+  const { deploymentId, requestedAt } = await bench.upload(service, version);
+  const record = await bench.waitForEnd(deploymentId);
+  const leadMs = record.endedAt ? Date.parse(record.endedAt) - requestedAt : Number.NaN;
+  const floorMs = record.status === "SUCCEEDED" ? await floorOf(bench, record) : Number.NaN;
+  return {
+    service,
+    version,
+    deploymentId,
+    status: record.status,
+    leadMs,
+    floorMs,
+    overheadMs: leadMs - floorMs,
+    crossTalk:
+      record.status === "SUCCEEDED"
+        ? await crossTalkOf(bench, record, capacity)
+        : [`ended ${record.status}: ${record.error?.message ?? ""}`],
+  };
+}
+
+/** Runs figure 4. */
+export async function concurrencyFigure(options: BenchOptions): Promise<FigureResult> {
+  const count = options.quick ? 3 : 10;
+  const capacity = options.quick ? 1 : 2;
+  const loneRuns = options.quick ? 1 : 2;
+  const services = Array.from({ length: count }, (_, index) => `svc-${String(index + 1).padStart(2, "0")}`);
+  const bench = await startBenchCloud({ timescale: options.timescale });
+  try {
+    const started = performance.now();
+    await Promise.all(services.map((service) => bench.bootstrap(service, capacity)));
+    options.log(
+      `  bootstrapped ${count} services with groups of ${capacity} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const settle = () => sleep(bench.timescale.scaledMs(10) + 500);
+
+    const lone: Outcome[] = [];
+    for (const service of services.slice(0, loneRuns)) {
+      await settle();
+      const outcome = await deploy(bench, service, "1.1.0", capacity);
+      options.log(`  lone ${service}: ${outcome.status} in ${(outcome.leadMs / 1000).toFixed(1)} s`);
+      lone.push(outcome);
+    }
+    await settle();
+    const together = performance.now();
+    const concurrent = await Promise.all(
+      services.map((service) => deploy(bench, service, "2.0.0", capacity)),
+    );
+    const wallMs = performance.now() - together;
+    options.log(
+      `  ${count} at once: ${concurrent.filter((outcome) => outcome.status === "SUCCEEDED").length} succeeded in ${(wallMs / 1000).toFixed(1)} s`,
+    );
+
+    const loneOverhead = median(lone.map((outcome) => outcome.overheadMs));
+    const concurrentOverhead = summarize(concurrent.map((outcome) => outcome.overheadMs));
+    const overheadRatio = concurrentOverhead.median / loneOverhead;
+    const succeeded = concurrent.filter((outcome) => outcome.status === "SUCCEEDED").length;
+    const clean = concurrent.filter((outcome) => outcome.crossTalk.length === 0).length;
+    const rows = [
+      ...lone.map((outcome) => ["alone", outcome]),
+      ...concurrent.map((outcome) => ["at once", outcome]),
+    ] as Array<[string, Outcome]>;
+    return {
+      number: 4,
+      id: "concurrency",
+      title: `${count} services deploying at once`,
+      method: `${count} services, each with its own group of ${capacity}, bootstrapped; ${loneRuns} of them then deployed alone, one after the other (the baseline), then all ${count} uploaded a new version at the same moment (fresh bakes). Timescale ${options.timescale}. Floor per deployment: builder boot and stop, snapshot, canary boot as the timescale reports them, plus its own group's refresh (DescribeInstanceRefreshes StartTime→EndTime); the same for lone and concurrent. Median of each set.`,
+      tables: [
+        {
+          title: "Every deployment",
+          columns: ["run", "service", "status", "lead", "floor", "overhead", "landed where it should"],
+          rows: rows.map(([run, outcome]) => [
+            run,
+            outcome.service,
+            outcome.status,
+            seconds(outcome.leadMs),
+            seconds(outcome.floorMs),
+            seconds(outcome.overheadMs),
+            outcome.crossTalk.length === 0 ? "yes" : outcome.crossTalk.join("; "),
+          ]),
+        },
+        {
+          title: "Summary",
+          columns: ["", "value"],
+          rows: [
+            ["succeeded at once", `${succeeded} of ${count}`],
+            ["on their own group, image and version", `${clean} of ${count}`],
+            ["overhead alone (median)", seconds(loneOverhead)],
+            [
+              "overhead at once (median, min–max)",
+              `${seconds(concurrentOverhead.median)} (${(concurrentOverhead.min / 1000).toFixed(2)}–${(concurrentOverhead.max / 1000).toFixed(2)})`,
+            ],
+            ["ratio", ratio(overheadRatio)],
+            ["wall time for all at once", seconds(wallMs)],
+          ],
+        },
+      ],
+      targets: [
+        {
+          name: "all succeed",
+          target: `${count} of ${count}`,
+          actual: `${succeeded} of ${count}`,
+          met: succeeded === count,
+        },
+        {
+          name: "no cross-talk",
+          target: `${count} of ${count} clean`,
+          actual: `${clean} of ${count}`,
+          met: clean === count,
+        },
+        {
+          name: "overhead at once / alone (medians)",
+          target: `≤ ${concurrencyTarget.toFixed(2)}`,
+          actual: ratio(overheadRatio),
+          met: overheadRatio <= concurrencyTarget,
+        },
+      ],
+      notes: [
+        "Most of a deployment's overhead is waiting in poll loops (figure 2), which depends on where each condition falls in its poll cycle; with few lone runs the baseline carries that noise.",
+        `All ${count} deployments share 2 cores with their instances (builders, canaries, ${count * capacity} group instances and their replacements) and the emulators.`,
+      ],
+      data: { count, capacity, lone, concurrent, wallMs },
+    };
+  } finally {
+    await bench.stop();
+  }
+}

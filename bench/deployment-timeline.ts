@@ -1,0 +1,324 @@
+/**
+ * One deployment's timeline, put together from three independent clocks on the same machine:
+ * the benchmark's (when the artifact was uploaded), the workflow's (its execution history, as
+ * GetExecutionHistory returns it) and the local cloud's (when each AWS-like operation ended, and
+ * when the canary's service began to listen). From it come the lead time per stage, the floor,
+ * and the detection lag of each wait loop.
+ */
+import type { HistoryEvent } from "@aws-sdk/client-sfn";
+import type { Deployment } from "../core/deployment.ts";
+import type { OperationEvent } from "./recording-timescale.ts";
+
+export type StageName = "request" | "prepare" | "bake" | "canary" | "roll" | "finish";
+export const stageNames: StageName[] = ["request", "prepare", "bake", "canary", "roll", "finish"];
+
+export type LoopName = "builder" | "image" | "canary" | "refresh";
+export const loopNames: LoopName[] = ["builder", "image", "canary", "refresh"];
+
+export interface WaitLoop {
+  loop: LoopName;
+  /** Seconds the loop's Wait state waits (the service's `poll.*Seconds`). */
+  pollSeconds: number;
+  /** When the task that started the AWS operation returned (the loop's first Wait begins). */
+  startedAt: number;
+  /** When the condition became true in the local cloud. */
+  conditionAt: number;
+  /** When the loop's Choice first acted on it. */
+  detectedAt: number;
+  /** detectedAt − conditionAt. */
+  lagMs: number;
+  /** Checks the loop made (one Lambda invocation each). */
+  checks: number;
+  /** Of the lag, what followed the last Wait: the check that saw the condition, and the Choice. */
+  checkMs: number;
+  /** conditionAt − startedAt: what AWS (here, the local cloud) took, as the workflow saw it. */
+  observedMs: number;
+  /** The part of it the local cloud reports as AWS-like operations (boot, stop, snapshot, refresh). */
+  reportedMs: number;
+  /** Operations counted in reportedMs. */
+  operations: string[];
+}
+
+export interface DeploymentTimeline {
+  /** Upload (or request) → SUCCEEDED recorded. */
+  leadMs: number;
+  stagesMs: Record<StageName, number>;
+  /** Reported AWS-like operations on the critical path, per stage. */
+  floorMs: Record<StageName, number>;
+  floorTotalMs: number;
+  loops: WaitLoop[];
+  /** The canary's further healthy probes after the first: healthyThreshold − 1 poll intervals, by design. */
+  canaryConfirmationMs: number;
+  overhead: {
+    totalMs: number;
+    /** Σ detection lag of the wait loops. */
+    detectionLagMs: number;
+    canaryConfirmationMs: number;
+    /** Instance work the local cloud does not report as an operation: disk copies, user data, process starts. */
+    unreportedInstanceWorkMs: number;
+    /** The rest: Kiln's functions, the workflow's transitions, the S3 event, the request. */
+    orchestrationMs: number;
+  };
+  /** SUCCEEDED recorded → the execution ended (notify, hand the lock on): after the lead time. */
+  afterSuccessMs: number;
+}
+
+interface StateEvent {
+  at: number;
+  type: string;
+  name: string;
+  output?: string | undefined;
+}
+
+function stateEvents(events: HistoryEvent[]): StateEvent[] {
+  return events.map((event) => ({
+    at: event.timestamp instanceof Date ? event.timestamp.getTime() : Number(event.timestamp),
+    type: event.type ?? "",
+    name: event.stateEnteredEventDetails?.name ?? event.stateExitedEventDetails?.name ?? "",
+    output: event.stateExitedEventDetails?.output,
+  }));
+}
+
+class EventLog {
+  constructor(readonly events: StateEvent[]) {}
+
+  entered(name: string): StateEvent[] {
+    return this.events.filter((event) => event.type.endsWith("StateEntered") && event.name === name);
+  }
+
+  exited(name: string): StateEvent[] {
+    return this.events.filter((event) => event.type.endsWith("StateExited") && event.name === name);
+  }
+
+  firstEntered(name: string): number | undefined {
+    return this.entered(name)[0]?.at;
+  }
+
+  lastExited(name: string): number | undefined {
+    return this.exited(name).at(-1)?.at;
+  }
+
+  /** The last exit of `name` at or before `at`. */
+  lastExitedBefore(name: string, at: number): number | undefined {
+    return this.exited(name)
+      .filter((event) => event.at <= at)
+      .at(-1)?.at;
+  }
+
+  /** The first exit of `choice` at or after `at`. */
+  choiceExitAfter(choice: string, at: number): number | undefined {
+    return this.exited(choice).find((event) => event.at >= at)?.at;
+  }
+
+  typeAt(type: string): number | undefined {
+    return this.events.find((event) => event.type === type)?.at;
+  }
+}
+
+/** The first operation of `name` that ended within [from, to]. */
+function firstOperation(
+  operations: OperationEvent[],
+  name: string,
+  from: number,
+  to = Number.POSITIVE_INFINITY,
+) {
+  return operations.find((event) => event.operation === name && event.endedAt >= from && event.endedAt <= to);
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the deployment's timeline lacks ${what}`);
+  return value;
+}
+
+export interface TimelineInput {
+  requestedAt: number;
+  record: Deployment;
+  events: HistoryEvent[];
+  operations: OperationEvent[];
+  /** When the canary's service began to listen (from its console). */
+  canaryListeningAt: number | undefined;
+  poll: { builderSeconds: number; imageSeconds: number; canarySeconds: number; refreshSeconds: number };
+}
+
+/** Builds a successful deployment's timeline; throws when a moment it needs is missing. */
+export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
+  const log = new EventLog(stateEvents(input.events));
+  const { operations, poll } = input;
+  const endedAt = Date.parse(required(input.record.endedAt, "the SUCCEEDED record's endedAt"));
+  const executionStarted = required(log.typeAt("ExecutionStarted"), "ExecutionStarted");
+  const executionEnded = required(log.typeAt("ExecutionSucceeded"), "ExecutionSucceeded");
+  const fresh = log.firstEntered("LaunchBuilder") !== undefined;
+  const canaryStart = required(log.firstEntered("LaunchCanary"), "LaunchCanary");
+  const rollStart = required(log.firstEntered("PinGroupVersion"), "PinGroupVersion");
+  const finishStart = required(log.firstEntered("Finish"), "Finish");
+  const bakeStart = fresh ? required(log.firstEntered("LaunchBuilder"), "LaunchBuilder") : canaryStart;
+
+  const stagesMs: Record<StageName, number> = {
+    request: executionStarted - input.requestedAt,
+    prepare: bakeStart - executionStarted,
+    bake: canaryStart - bakeStart,
+    canary: rollStart - canaryStart,
+    roll: finishStart - rollStart,
+    finish: endedAt - finishStart,
+  };
+
+  const loops: WaitLoop[] = [];
+  /** A loop whose condition the local cloud reports as the end of `condition`. */
+  const loopOn = (
+    loop: LoopName,
+    startTask: string,
+    [wait, check, choice]: [string, string, string],
+    pollSeconds: number,
+    reported: OperationEvent[],
+    condition: OperationEvent,
+  ) => {
+    const startedAt = required(log.lastExited(startTask), `${startTask} exited`);
+    const detectedAt = required(
+      log.choiceExitAfter(choice, condition.endedAt),
+      `${choice} after the condition`,
+    );
+    const observedMs = condition.endedAt - startedAt;
+    loops.push({
+      loop,
+      pollSeconds,
+      startedAt,
+      conditionAt: condition.endedAt,
+      detectedAt,
+      lagMs: detectedAt - condition.endedAt,
+      checks: log.entered(check).length,
+      checkMs: detectedAt - (log.lastExitedBefore(wait, detectedAt) ?? detectedAt),
+      observedMs,
+      // An operation may have begun while the starting task was still returning: count only
+      // what falls inside the loop.
+      reportedMs: Math.min(
+        observedMs,
+        reported.reduce((total, event) => total + event.ms, 0),
+      ),
+      operations: reported.map((event) => event.operation),
+    });
+  };
+
+  if (fresh) {
+    const launched = required(log.firstEntered("LaunchBuilder"), "LaunchBuilder");
+    const boot = required(
+      firstOperation(operations, "ec2:boot", launched, canaryStart),
+      "the builder's boot",
+    );
+    const stop = required(
+      firstOperation(operations, "ec2:stop", boot.endedAt, canaryStart),
+      "the builder's stop",
+    );
+    loopOn(
+      "builder",
+      "LaunchBuilder",
+      ["WaitForBuilder", "CheckBuilder", "BuilderDone?"],
+      poll.builderSeconds,
+      [boot, stop],
+      stop,
+    );
+    const imaging = required(log.firstEntered("CreateImage"), "CreateImage");
+    const snapshot = required(
+      firstOperation(operations, "ec2:snapshot", imaging, canaryStart),
+      "the image's snapshot",
+    );
+    loopOn(
+      "image",
+      "CreateImage",
+      ["WaitForImage", "CheckImage", "ImageDone?"],
+      poll.imageSeconds,
+      [snapshot],
+      snapshot,
+    );
+  }
+
+  const canaryBoot = required(
+    firstOperation(operations, "ec2:boot", canaryStart, rollStart),
+    "the canary's boot",
+  );
+  const listeningAt = required(input.canaryListeningAt, "the canary's service listening");
+  const canaryLaunched = required(log.lastExited("LaunchCanary"), "LaunchCanary exited");
+  // The first check that found the canary healthy; the Choice after it counted the probe.
+  const firstHealthy = log
+    .exited("CheckCanary")
+    .find((event) => event.output !== undefined && healthyProbes(event.output) >= 1);
+  const canaryDetected = required(
+    firstHealthy && log.choiceExitAfter("CanaryDone?", firstHealthy.at),
+    "the first healthy canary check",
+  );
+  const canaryObservedMs = listeningAt - canaryLaunched;
+  loops.push({
+    loop: "canary",
+    pollSeconds: poll.canarySeconds,
+    startedAt: canaryLaunched,
+    conditionAt: listeningAt,
+    detectedAt: canaryDetected,
+    lagMs: canaryDetected - listeningAt,
+    checks: log.entered("CheckCanary").length,
+    checkMs: canaryDetected - (log.lastExitedBefore("WaitForCanary", canaryDetected) ?? canaryDetected),
+    observedMs: canaryObservedMs,
+    reportedMs: Math.min(canaryObservedMs, canaryBoot.ms),
+    operations: [canaryBoot.operation],
+  });
+  const canaryConfirmationMs = required(log.lastExited("CanaryDone?"), "CanaryDone?") - canaryDetected;
+
+  const refreshStart = required(log.firstEntered("StartRefresh"), "StartRefresh");
+  const refresh = required(
+    firstOperation(operations, "autoscaling:refresh", refreshStart, finishStart),
+    "the refresh's end",
+  );
+  loopOn(
+    "refresh",
+    "StartRefresh",
+    ["WaitForRefresh", "CheckRefresh", "RefreshDone?"],
+    poll.refreshSeconds,
+    [refresh],
+    refresh,
+  );
+
+  const byLoop = (name: LoopName) => loops.find((loop) => loop.loop === name)?.reportedMs ?? 0;
+  const floorMs: Record<StageName, number> = {
+    request: 0,
+    prepare: 0,
+    bake: byLoop("builder") + byLoop("image"),
+    canary: byLoop("canary"),
+    roll: byLoop("refresh"),
+    finish: 0,
+  };
+  const floorTotalMs = Object.values(floorMs).reduce((total, ms) => total + ms, 0);
+  const leadMs = endedAt - input.requestedAt;
+  const detectionLagMs = loops.reduce((total, loop) => total + loop.lagMs, 0);
+  const unreportedInstanceWorkMs = loops.reduce(
+    (total, loop) => total + (loop.observedMs - loop.reportedMs),
+    0,
+  );
+  const overheadMs = leadMs - floorTotalMs;
+  return {
+    leadMs,
+    stagesMs,
+    floorMs,
+    floorTotalMs,
+    loops,
+    canaryConfirmationMs,
+    overhead: {
+      totalMs: overheadMs,
+      detectionLagMs,
+      canaryConfirmationMs,
+      unreportedInstanceWorkMs,
+      orchestrationMs: overheadMs - detectionLagMs - canaryConfirmationMs - unreportedInstanceWorkMs,
+    },
+    afterSuccessMs: executionEnded - endedAt,
+  };
+}
+
+/** `canaryCheck.consecutive` in a CheckCanary state's output. */
+function healthyProbes(output: string): number {
+  try {
+    const parsed: unknown = JSON.parse(output);
+    if (typeof parsed !== "object" || parsed === null || !("canaryCheck" in parsed)) return 0;
+    const check = parsed.canaryCheck;
+    if (typeof check !== "object" || check === null || !("consecutive" in check)) return 0;
+    return typeof check.consecutive === "number" ? check.consecutive : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * Figure 7: every function's bundle as it would be deployed — esbuild, bundled, minified, ESM for
+ * Node 22, nothing external but Node's built-ins (the SDK the Lambda runtime ships is not relied
+ * on) — its size, what makes it up, and its cold import time: a fresh `node` process importing
+ * it, as a Lambda cold start's INIT does.
+ *
+ * The build options follow SST v3's Node builder (sst/sst, pkg/runtime/node/build.go), which
+ * deploys these functions: ESM, `mainFields` module then main, names kept, minified, and its
+ * banner giving CommonJS dependencies `require`, `__filename` and `__dirname`.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build, type Metafile } from "esbuild";
+import { kilnFunctionNames, kilnFunctions } from "../workflows/functions.ts";
+import { type BenchOptions, type FigureResult, millis } from "./figure.ts";
+import { summarize } from "./stats.ts";
+
+export const bundleSizeTargetKiB = 300;
+export const coldImportTargetMs = 150;
+
+const repo = new URL("..", import.meta.url).pathname;
+
+/** What the functions read at cold start (functions/environment.ts), so an import can complete. */
+const coldStartEnvironment = {
+  AWS_REGION: "us-east-1",
+  AWS_ACCESS_KEY_ID: "kiln-bench",
+  AWS_SECRET_ACCESS_KEY: "kiln-bench",
+  AWS_EC2_METADATA_DISABLED: "true",
+  KILN_TABLE_NAME: "kiln",
+  KILN_ARTIFACT_BUCKET: "kiln-artifacts",
+  KILN_STATE_MACHINE_ARN: "arn:aws:states:us-east-1:000000000000:stateMachine:kiln-deploy",
+  KILN_BUILDER_INSTANCE_PROFILE: "kiln-builder",
+  KILN_SLACK_WEBHOOK_URL: "http://127.0.0.1:9/slack",
+  KILN_EMAIL_FROM: "kiln@example.com",
+  KILN_API_URL: "http://127.0.0.1:9",
+  POWERTOOLS_LOG_LEVEL: "ERROR",
+};
+
+const sstBanner = [
+  "import { createRequire as topLevelCreateRequire } from 'module';",
+  "const require = topLevelCreateRequire(import.meta.url);",
+  'import { fileURLToPath as topLevelFileUrlToPath, URL as topLevelURL } from "url"',
+  "const __filename = topLevelFileUrlToPath(import.meta.url)",
+  'const __dirname = topLevelFileUrlToPath(new topLevelURL(".", import.meta.url))',
+].join("\n");
+
+export interface BundleMeasurement {
+  name: string;
+  entry: string;
+  bytes?: number;
+  gzipBytes?: number;
+  /** The largest contributors to the bundle: npm packages, or Kiln's own code, KiB. */
+  parts?: Array<{ part: string; kib: number }>;
+  importMs?: number[];
+  error?: string;
+}
+
+/** Imports the bundle in a fresh node process; resolves with the import's duration, ms. */
+function coldImport(file: string): Promise<number> {
+  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--input-type=module", "--no-warnings", "-e", script], {
+      env: { PATH: process.env.PATH ?? "", ...coldStartEnvironment },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const ms = Number(stdout.trim());
+      if (code === 0 && Number.isFinite(ms)) resolve(ms);
+      else
+        reject(
+          new Error(
+            `importing the bundle failed (exit ${code}): ${stderr.trim().split("\n").slice(0, 3).join(" ")}`,
+          ),
+        );
+    });
+  });
+}
+
+async function bundle(name: string, entry: string, outdir: string): Promise<BundleMeasurement> {
+  const path = join(repo, entry);
+  if (!existsSync(path)) return { name, entry, error: `${entry} does not exist` };
+  const outfile = join(outdir, `${name}.mjs`);
+  let metafile: Metafile;
+  try {
+    ({ metafile } = await build({
+      entryPoints: [path],
+      outfile,
+      bundle: true,
+      minify: true,
+      keepNames: true,
+      platform: "node",
+      target: "node22",
+      format: "esm",
+      mainFields: ["module", "main"],
+      metafile: true,
+      logLevel: "silent",
+      banner: { js: sstBanner },
+    }));
+  } catch (error) {
+    return { name, entry, error: error instanceof Error ? error.message.split("\n")[0] : String(error) };
+  }
+  const bytes = (await stat(outfile)).size;
+  return {
+    name,
+    entry,
+    bytes,
+    gzipBytes: gzipSync(await readFile(outfile)).length,
+    parts: largestParts(metafile),
+  };
+}
+
+/** Bytes in the output per npm package (Kiln's own files together), largest first. */
+function largestParts(metafile: Metafile): Array<{ part: string; kib: number }> {
+  const bytes = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [file, input] of Object.entries(output.inputs)) {
+      const part = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? "Kiln's code";
+      bytes.set(part, (bytes.get(part) ?? 0) + input.bytesInOutput);
+    }
+  }
+  return [...bytes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([part, size]) => ({ part, kib: Math.round(size / 102.4) / 10 }));
+}
+
+/** Runs figure 7. */
+export async function functionBundlesFigure(options: BenchOptions): Promise<FigureResult> {
+  const runs = options.quick ? 2 : 7;
+  const outdir = await mkdtemp(join(tmpdir(), "kiln-bundles-"));
+  try {
+    const measurements: BundleMeasurement[] = [];
+    for (const name of kilnFunctionNames) measurements.push(await bundle(name, kilnFunctions[name], outdir));
+    options.log(
+      `  bundled ${measurements.filter((m) => m.bytes !== undefined).length} of ${measurements.length} functions`,
+    );
+    // Rounds over all bundles rather than one bundle at a time, so a burst of load elsewhere on
+    // the machine does not land on one function only.
+    for (let round = 0; round < runs; round += 1) {
+      for (const measurement of measurements) {
+        if (measurement.bytes === undefined || measurement.error !== undefined) continue;
+        try {
+          const ms = await coldImport(join(outdir, `${measurement.name}.mjs`));
+          measurement.importMs = [...(measurement.importMs ?? []), ms];
+        } catch (error) {
+          measurement.error = error instanceof Error ? error.message : String(error);
+        }
+      }
+    }
+    const kib = (bytes: number) => bytes / 1024;
+    const rows = measurements.map((measurement) => {
+      if (measurement.bytes === undefined || measurement.importMs === undefined) {
+        return [
+          measurement.name,
+          "–",
+          "–",
+          "–",
+          "–",
+          "–",
+          `not measured: ${measurement.error ?? "no import"}`,
+        ];
+      }
+      const imported = summarize(measurement.importMs);
+      const sizeMet = kib(measurement.bytes) <= bundleSizeTargetKiB;
+      const importMet = imported.median <= coldImportTargetMs;
+      return [
+        measurement.name,
+        `${kib(measurement.bytes).toFixed(1)} KiB`,
+        `${kib(measurement.gzipBytes ?? 0).toFixed(1)} KiB`,
+        millis(imported.median),
+        `${imported.min.toFixed(0)}–${imported.max.toFixed(0)} ms`,
+        (measurement.parts ?? []).map((part) => `${part.part} ${part.kib.toFixed(0)}`).join(", "),
+        [
+          sizeMet ? "" : `size over ${bundleSizeTargetKiB} KiB`,
+          importMet ? "" : `import over ${coldImportTargetMs} ms`,
+          measurement.error ?? "",
+        ]
+          .filter(Boolean)
+          .join("; ") || "both met",
+      ];
+    });
+    const measured = measurements.filter((m) => m.bytes !== undefined && m.importMs !== undefined);
+    const unmeasured = measurements.filter((m) => m.bytes === undefined || m.importMs === undefined);
+    const largest = measured.reduce<BundleMeasurement | undefined>(
+      (top, m) => ((m.bytes ?? 0) > (top?.bytes ?? -1) ? m : top),
+      undefined,
+    );
+    const slowest = measured.reduce<BundleMeasurement | undefined>(
+      (top, m) =>
+        summarize(m.importMs ?? []).median > summarize(top?.importMs ?? []).median || top === undefined
+          ? m
+          : top,
+      undefined,
+    );
+    const overSize = measured.filter((m) => kib(m.bytes ?? 0) > bundleSizeTargetKiB);
+    const overImport = measured.filter((m) => summarize(m.importMs ?? []).median > coldImportTargetMs);
+    return {
+      number: 7,
+      id: "function-bundles",
+      title: "Function bundles: size and cold import",
+      method: `Each entry of workflows/functions.ts built with esbuild as SST v3 builds Node functions (bundle, minify, keep names, platform node, target node22, format esm, mainFields module then main, its createRequire banner; only Node built-ins external); size of the .mjs (and gzipped, as it travels in the zip). Cold import: a fresh \`node\` process (${process.version} here; Lambda runs nodejs22.x) timing \`await import(bundle)\`, ${runs} runs per function in rounds; median, min–max.`,
+      tables: [
+        {
+          title: "Per function",
+          columns: [
+            "function",
+            "bundle",
+            "gzipped",
+            "import median",
+            "min–max",
+            "largest parts (KiB)",
+            "targets",
+          ],
+          rows,
+        },
+      ],
+      targets: [
+        {
+          name: "every function's bundle size",
+          target: `≤ ${bundleSizeTargetKiB} KiB`,
+          actual: largest
+            ? `largest ${largest.name} ${kib(largest.bytes ?? 0).toFixed(1)} KiB${overSize.length > 0 ? `; over: ${overSize.map((m) => m.name).join(", ")}` : ""}`
+            : "not measured",
+          met: measured.length > 0 && overSize.length === 0,
+        },
+        {
+          name: "every function's cold import (median)",
+          target: `≤ ${coldImportTargetMs} ms`,
+          actual: slowest
+            ? `slowest ${slowest.name} ${millis(summarize(slowest.importMs ?? []).median)}${overImport.length > 0 ? `; over: ${overImport.map((m) => m.name).join(", ")}` : ""}`
+            : "not measured",
+          met: measured.length > 0 && overImport.length === 0,
+        },
+        {
+          name: "every function built and imported",
+          target: `${measurements.length} of ${measurements.length}`,
+          actual: `${measured.length} of ${measurements.length}${unmeasured.length > 0 ? ` (not: ${unmeasured.map((m) => m.name).join(", ")})` : ""}`,
+          met: unmeasured.length === 0,
+        },
+      ],
+      notes: [
+        "KiB = 1,024 bytes. The import time covers loading, parsing and running the module's top level (SDK clients created, configuration read), not the Lambda runtime's own start.",
+      ],
+      data: {
+        runs,
+        measurements,
+        coldImportMedianMs: Object.fromEntries(
+          measured.map((m) => [m.name, summarize(m.importMs ?? []).median]),
+        ),
+      },
+    };
+  } finally {
+    await rm(outdir, { recursive: true, force: true });
+  }
+}
