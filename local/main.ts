@@ -36,6 +36,7 @@ function printWhereToLook(cloud: LocalCloud): void {
   );
   say(`  emails           ${join(cloud.stateDir, "outbox")}`);
   say(`  local cloud log  ${cloudLog}`);
+  say("  dashboard        npx kiln dashboard   (prints the page's address with the local API token)");
   say(
     '  with the AWS CLI, in another terminal (`eval "$(npx kiln local env)"` sets credentials and endpoints):',
   );
