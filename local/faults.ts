@@ -5,8 +5,8 @@
  * Operations are named `<service>:<Action>` for API calls (`ec2:RunInstances`,
  * `autoscaling:StartInstanceRefresh`) and `<service>:<event>` for behaviour that is not an API
  * call (`ec2:bake` — the builder's user data fails, `ec2:image` — an image ends `failed`,
- * `instance:health` — an instance answers its health check with 500, `autoscaling:refresh` —
- * an instance refresh fails).
+ * `autoscaling:refresh` — an instance refresh fails). An unhealthy service needs no fault: it is
+ * a real process that answers 500 (examples/broken-service).
  */
 import { z } from "zod";
 

@@ -128,5 +128,6 @@ describe("deploy workflow, failure paths", () => {
     expect((launches?.errors ?? 0) - errorsBefore).toBeGreaterThanOrEqual(1);
     expect(kiln.cloud.faults.list().filter((rule) => rule.match === "kiln-builder-throttled")).toEqual([]);
     expect(await kiln.liveInstances({ "kiln:deployment-id": deploymentId })).toEqual([]);
+    expect((await kiln.group("throttled")).version).toBe(deployment.launchTemplateVersion);
   });
 });

@@ -57,6 +57,8 @@ describe("deployment requests", () => {
     ]);
     expect(deployment.status).toBe("SUCCEEDED");
     expect(await executionsNamed(deploymentId)).toBe(1);
+    expect(await kiln.liveInstances({ "kiln:deployment-id": deploymentId })).toEqual([]);
+    expect((await kiln.group("dupes")).version).toBe(deployment.launchTemplateVersion);
     const { items } = await kiln.history.listByService("dupes", { limit: 10 });
     expect(items.map((item) => item.id)).toEqual([deploymentId]);
   });
