@@ -143,7 +143,7 @@ export function renderEmail(notification: Notification) {
     : "";
   const html = [
     "<!doctype html>",
-    `<html><head><meta charset="utf-8"><title>${htmlEscape(subject)}</title></head>`,
+    `<html lang="en"><head><meta charset="utf-8"><title>${htmlEscape(subject)}</title></head>`,
     '<body style="margin:0;padding:24px;background:#f6f7f9;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#1d2330">',
     '<div style="max-width:640px;margin:0 auto;background:#ffffff;border:1px solid #eaecf0;border-radius:10px;overflow:hidden">',
     `<div style="background:${colour[notification.kind]};color:#ffffff;padding:16px 24px;font-size:18px;font-weight:600">${htmlEscape(notification.title)}</div>`,

@@ -20,12 +20,25 @@ export interface DeploymentHistory {
    * Moves a deployment to `status` (idempotent when it is already there) and applies `changes`.
    * Throws InvalidTransitionError when its current status does not allow the move.
    */
-  transition(id: string, status: DeploymentStatus, changes?: DeploymentChanges, note?: string): Promise<Deployment>;
+  transition(
+    id: string,
+    status: DeploymentStatus,
+    changes?: DeploymentChanges,
+    note?: string,
+  ): Promise<Deployment>;
   /** Applies `changes` without a status change. */
   update(id: string, changes: DeploymentChanges): Promise<Deployment>;
   /** Records a step's start (once) or end. */
-  markStep(id: string, step: StepName, phase: "start" | "end", details?: { cached?: boolean; note?: string }): Promise<void>;
-  listByService(service: string, options: { limit: number; cursor?: string | undefined }): Promise<Page<Deployment>>;
+  markStep(
+    id: string,
+    step: StepName,
+    phase: "start" | "end",
+    details?: { cached?: boolean; note?: string },
+  ): Promise<void>;
+  listByService(
+    service: string,
+    options: { limit: number; cursor?: string | undefined },
+  ): Promise<Page<Deployment>>;
   listRecent(options: { limit: number; cursor?: string | undefined }): Promise<Page<Deployment>>;
 }
 
@@ -59,7 +72,11 @@ export interface ServiceRegistry {
    * there. Returns the id that will not run: the older head it displaced, or `deploymentId`
    * itself when it is the older one.
    */
-  enqueue(service: string, deploymentId: string, requestedAt: string): Promise<{ displaced?: string | undefined }>;
+  enqueue(
+    service: string,
+    deploymentId: string,
+    requestedAt: string,
+  ): Promise<{ displaced?: string | undefined }>;
   /** Moves the queue head into the lock when the lock is free or expired; returns the promoted id. */
   promoteQueued(service: string, leaseMs: number): Promise<string | undefined>;
   /** Removes `deploymentId` from the queue head if it is there. */
@@ -146,7 +163,11 @@ export interface ImageInfo {
 
 export interface ImageCatalog {
   /** Creates an image from a stopped builder; a retry with the same name returns the same image. */
-  createFromInstance(request: { instanceId: string; name: string; tags: Record<string, string> }): Promise<string>;
+  createFromInstance(request: {
+    instanceId: string;
+    name: string;
+    tags: Record<string, string>;
+  }): Promise<string>;
   describe(imageId: string): Promise<ImageInfo | undefined>;
   /** An available, not rejected image baked from the same inputs. */
   findByCacheKey(cacheKey: string): Promise<ImageInfo | undefined>;
@@ -218,7 +239,14 @@ export interface HealthProbe {
   check(url: string, timeoutMs: number): Promise<{ healthy: boolean; detail: string }>;
 }
 
-export type NotificationKind = "STARTED" | "SUCCEEDED" | "FAILED" | "ROLLED_BACK" | "REJECTED" | "CANCELLED" | "PRUNED";
+export type NotificationKind =
+  | "STARTED"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "ROLLED_BACK"
+  | "REJECTED"
+  | "CANCELLED"
+  | "PRUNED";
 
 export interface Notification {
   kind: NotificationKind;

@@ -3,8 +3,8 @@
  * (the ASL's ResultPath). Every task parses the part it reads, so a malformed state fails loudly.
  */
 import { z } from "zod";
-import { InvalidInputError } from "../errors.ts";
 import { artifactRefSchema, rollbackTargetSchema } from "../deployment.ts";
+import { InvalidInputError } from "../errors.ts";
 import { manifestSchema } from "../manifest.ts";
 
 export const executionInputSchema = z.object({
@@ -103,7 +103,9 @@ export function requireKeys<K extends keyof DeployState>(
 ): DeployState & Required<Pick<DeployState, K>> {
   const missing = keys.filter((key) => state[key] === undefined);
   if (missing.length > 0) {
-    throw new InvalidInputError("deploy state", [`${missing.join(", ")} missing: the workflow ran this step out of order`]);
+    throw new InvalidInputError("deploy state", [
+      `${missing.join(", ")} missing: the workflow ran this step out of order`,
+    ]);
   }
   return state as DeployState & Required<Pick<DeployState, K>>;
 }
