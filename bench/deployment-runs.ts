@@ -66,7 +66,6 @@ export interface DeploymentRuns {
 }
 
 const service = "bench-svc";
-const capacity = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function invocationsBetween(before: FunctionStats[], after: FunctionStats[]): FunctionInvocations[] {
@@ -147,15 +146,16 @@ async function requestAgain(bench: BenchCloud, key: string, etag: string, idempo
 }
 
 /** Waits until the local cloud has finished what the last deployment left running (old instances ending). */
-async function quiet(bench: BenchCloud): Promise<void> {
+async function quiet(bench: BenchCloud, capacity: number): Promise<void> {
   await bench.waitForHealthyGroup(service, capacity);
   await sleep(bench.timescale.scaledMs(10) + 500);
 }
 
 /** Bootstraps the service, then runs `rounds` × (fresh bake, bake-cache hit), then watches it idle. */
 export async function runDeployments(
-  options: BenchOptions & { rounds: number; idleMs: number },
+  options: BenchOptions & { rounds: number; idleMs: number; capacity: number },
 ): Promise<DeploymentRuns> {
+  const { capacity } = options;
   const bench = await startBenchCloud({ timescale: options.timescale });
   try {
     const bootstrapStarted = performance.now();
@@ -168,7 +168,7 @@ export async function runDeployments(
     const observations: DeploymentObservation[] = [];
     let previous = "1.0.0";
     for (let round = 1; round <= options.rounds; round += 1) {
-      await quiet(bench);
+      await quiet(bench, options.capacity);
       const version = `1.0.${round}`;
       const fresh = await observe(bench, "fresh bake", version, async () => {
         const upload = await bench.upload(service, version);
@@ -180,7 +180,7 @@ export async function runDeployments(
       );
       observations.push(fresh);
 
-      await quiet(bench);
+      await quiet(bench, options.capacity);
       // An earlier version's artifact, baked before: its image comes from the bake cache.
       const again = uploads.get(previous) ?? (await firstUpload(bench, previous));
       const cached = await observe(bench, "bake-cache hit", previous, () =>
@@ -192,7 +192,7 @@ export async function runDeployments(
       observations.push(cached);
       previous = version;
     }
-    await quiet(bench);
+    await quiet(bench, options.capacity);
     const idle = await watchIdle(bench, options.idleMs);
     return {
       timescale: options.timescale,

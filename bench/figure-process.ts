@@ -39,6 +39,7 @@ async function measure(
       const runs = await runDeployments({
         ...options,
         rounds: options.quick ? 1 : 2,
+        capacity: options.quick ? 1 : 3,
         idleMs: options.quick ? 3000 : 30_000,
       });
       return [
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
   if (values.out === undefined) throw new Error("--out <file> is required");
   const options: BenchOptions = {
     quick: values.quick ?? false,
-    timescale: Number(values.timescale ?? (values.quick ? 0.05 : 0.2)),
+    timescale: Number(values.timescale ?? (values.quick ? 0.02 : 0.2)),
     log: (line) => process.stderr.write(`${line}\n`),
   };
   const started = performance.now();

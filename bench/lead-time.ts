@@ -1,5 +1,5 @@
 /**
- * Figure 1: lead time of one deployment to a group of three, fresh bake and bake-cache hit, per
+ * Figure 1: lead time of one deployment to a group of three (one with --quick), fresh bake and bake-cache hit, per
  * stage, beside the floor: the time the local cloud reports for the AWS-like operations on the
  * deployment's critical path (builder boot and stop, snapshot, canary boot, instance refresh).
  * Overhead = lead time − floor, broken down into where it goes.
@@ -150,7 +150,7 @@ export function leadTimeFigure(runs: DeploymentRuns): FigureResult {
   return {
     number: 1,
     id: "lead-time",
-    title: "Deployment lead time vs the floor (group of 3)",
+    title: `Deployment lead time vs the floor (group of ${runs.capacity})`,
     method: `${kinds.map(([kind, timelines]) => `${timelines.length} ${kind}`).join(" and ")} deployments, alternating, one at a time; median, min–max. Lead = artifact upload (or API request) → SUCCEEDED recorded; floor = AWS-like operations on the critical path as the local cloud's timescale reports them (each clipped to its wait loop).`,
     tables: [stageTable(kinds), overheadTable(kinds)],
     targets,

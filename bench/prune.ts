@@ -195,7 +195,7 @@ export async function pruneFigure(options: BenchOptions): Promise<FigureResult> 
       ],
       notes: [
         `Look-ups read images a page (1,000) at a time and launch templates and instances per group or page: ${lookupsSmall} calls at ${smaller} images, ${lookupsLarge} at ${total}.`,
-        `Removal is one DeregisterImage per image (it deletes the image's snapshots in the same call; a DeleteSnapshot follows only for one it could not): EC2 has no batch deregistration. The live run removed ${removed} images, the per-run limit; the rest wait for the next daily run.`,
+        `Removal is one DeregisterImage per image (it deletes the image's snapshots in the same call; a DeleteSnapshot follows only for one it could not): EC2 has no batch deregistration. The live run removed ${removed} images${removed >= 500 ? ", the per-run limit; the rest wait for the next daily run" : ""}.`,
       ],
       data: { services: services.length, measurements },
     };
