@@ -98,10 +98,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Starts a local cloud for a benchmark at `timescale`. */
 export async function startBenchCloud(options: {
   timescale: number;
+  /** AWS-like durations vary by up to ± this fraction (see recording-timescale.ts); default exact. */
+  jitter?: number;
   log?: (line: string) => void;
 }): Promise<BenchCloud> {
   const stateDir = await mkdtemp(join(tmpdir(), "kiln-bench-"));
-  const timescale = new RecordingTimescale(options.timescale);
+  const timescale = new RecordingTimescale(options.timescale, options.jitter ?? 0);
   const cloud = await startLocalCloud({
     stateDir,
     ports: "ephemeral",

@@ -14,8 +14,9 @@ import {
   DescribeLaunchTemplateVersionsCommand,
 } from "@aws-sdk/client-ec2";
 import type { Deployment } from "../core/deployment.ts";
+import type { FunctionStats } from "../local/functions.ts";
 import { type BenchCloud, startBenchCloud } from "./bench-cloud.ts";
-import { type BenchOptions, type FigureResult, ratio, seconds } from "./figure.ts";
+import { type BenchOptions, type FigureResult, millis, ratio, seconds } from "./figure.ts";
 import { median, summarize } from "./stats.ts";
 
 export const concurrencyTarget = 1.2;
@@ -33,6 +34,13 @@ interface Outcome {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every function invocation's duration between two snapshots of the local Lambda runtime. */
+function durationsBetween(before: FunctionStats[], after: FunctionStats[]): number[] {
+  return after.flatMap((stats) =>
+    stats.durationsMs.slice(before.find((entry) => entry.name === stats.name)?.durationsMs.length ?? 0),
+  );
+}
 
 /** Median reported duration of an operation type on this cloud (boot, stop and snapshot are fixed timers). */
 function reportedMedian(bench: BenchCloud, operation: string): number {
@@ -154,6 +162,7 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
     );
     const settle = () => sleep(bench.timescale.scaledMs(10) + 500);
 
+    const functionsAtStart = bench.cloud.stats.functions();
     const lone: Outcome[] = [];
     for (const service of services.slice(0, loneRuns)) {
       await settle();
@@ -161,6 +170,7 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
       options.log(`  lone ${service}: ${outcome.status} in ${(outcome.leadMs / 1000).toFixed(1)} s`);
       lone.push(outcome);
     }
+    const functionsAlone = bench.cloud.stats.functions();
     await settle();
     const together = performance.now();
     const concurrent = await Promise.all(
@@ -171,6 +181,10 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
       `  ${count} at once: ${concurrent.filter((outcome) => outcome.status === "SUCCEEDED").length} succeeded in ${(wallMs / 1000).toFixed(1)} s`,
     );
 
+    const invocationMs = {
+      alone: summarize(durationsBetween(functionsAtStart, functionsAlone)),
+      atOnce: summarize(durationsBetween(functionsAlone, bench.cloud.stats.functions())),
+    };
     const loneOverhead = median(lone.map((outcome) => outcome.overheadMs));
     const concurrentOverhead = summarize(concurrent.map((outcome) => outcome.overheadMs));
     const overheadRatio = concurrentOverhead.median / loneOverhead;
@@ -212,6 +226,10 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
             ],
             ["ratio", ratio(overheadRatio)],
             ["wall time for all at once", seconds(wallMs)],
+            [
+              "Kiln's function invocations: median (p99) duration",
+              `alone ${millis(invocationMs.alone.median)} (${millis(invocationMs.alone.p99)}), at once ${millis(invocationMs.atOnce.median)} (${millis(invocationMs.atOnce.p99)})`,
+            ],
           ],
         },
       ],
@@ -236,10 +254,11 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
         },
       ],
       notes: [
-        "Most of a deployment's overhead is waiting in poll loops (figure 2), which depends on where each condition falls in its poll cycle; with few lone runs the baseline carries that noise.",
+        "Most of a deployment's overhead is waiting in poll loops (figure 2). Durations here are exact (the floor counts them at their nominal value), so each loop meets its condition at a fixed point of its poll cycle, and a delay of a few hundred milliseconds under load can push a condition past a check and cost a whole interval: the ratio moves in steps of intervals, not smoothly.",
+        "Kiln's own work under load shows in its functions' durations (last row of the summary): that part is what many deployments at once slow down.",
         `All ${count} deployments share 2 cores with their instances (builders, canaries, ${count * capacity} group instances and their replacements) and the emulators.`,
       ],
-      data: { count, capacity, lone, concurrent, wallMs },
+      data: { count, capacity, lone, concurrent, wallMs, invocationMs },
     };
   } finally {
     await bench.stop();

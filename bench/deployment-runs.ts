@@ -1,11 +1,13 @@
 /**
- * The deployments figures 1–3 are measured on: one service with a group of three, bootstrapped,
- * then deployed alternately with a fresh bake (a new version uploaded to the bucket, the S3
- * trigger path) and with a bake-cache hit (an earlier version requested again, as
- * `POST /deployments` does through requestDeployment). Each deployment runs alone on a quiet
+ * The deployments figures 1–3 are measured on: one service with a group of three, bootstrapped
+ * (its first bake goes to the empty group, which is then scaled up), then deployed alternately
+ * with a fresh bake (a new version uploaded to the bucket, the S3 trigger path) and with a
+ * bake-cache hit (an earlier version requested again, as `POST /deployments` does through
+ * requestDeployment). Each deployment runs alone on a quiet
  * local cloud and is observed from outside: its execution history, the local cloud's operation
  * timings, the canary's console, Kiln's AWS calls and function invocations.
  */
+import { SetDesiredCapacityCommand } from "@aws-sdk/client-auto-scaling";
 import { type HistoryEvent, ListExecutionsCommand } from "@aws-sdk/client-sfn";
 import type { Deployment } from "../core/deployment.ts";
 import { requestDeployment } from "../core/request-deployment.ts";
@@ -18,7 +20,8 @@ import { type DeploymentTimeline, deploymentTimeline } from "./deployment-timeli
 import type { BenchOptions } from "./figure.ts";
 import type { OperationEvent } from "./recording-timescale.ts";
 
-export type DeploymentKind = "fresh bake" | "bake-cache hit";
+/** The first bake goes to the still empty group: its wait loops count for figure 2 only. */
+export type DeploymentKind = "fresh bake" | "bake-cache hit" | "first bake (empty group)";
 
 export interface FunctionInvocations {
   name: string;
@@ -57,6 +60,8 @@ export interface IdleObservation {
 
 export interface DeploymentRuns {
   timescale: number;
+  /** AWS-like durations varied by up to ± this fraction. */
+  jitter: number;
   capacity: number;
   poll: ReturnType<typeof benchServiceConfig>["poll"];
   healthyThreshold: number;
@@ -153,19 +158,31 @@ async function quiet(bench: BenchCloud, capacity: number): Promise<void> {
 
 /** Bootstraps the service, then runs `rounds` × (fresh bake, bake-cache hit), then watches it idle. */
 export async function runDeployments(
-  options: BenchOptions & { rounds: number; idleMs: number; capacity: number },
+  options: BenchOptions & { rounds: number; idleMs: number; capacity: number; jitter: number },
 ): Promise<DeploymentRuns> {
   const { capacity } = options;
-  const bench = await startBenchCloud({ timescale: options.timescale });
+  const bench = await startBenchCloud({ timescale: options.timescale, jitter: options.jitter });
   try {
     const bootstrapStarted = performance.now();
-    await bench.bootstrap(service, capacity);
+    await bench.register(service);
+    const uploads = new Map<string, { key: string; etag: string }>();
+    const observations: DeploymentObservation[] = [];
+    const first = await observe(bench, "first bake (empty group)", "1.0.0", async () => {
+      const upload = await bench.upload(service, "1.0.0");
+      uploads.set("1.0.0", upload);
+      return upload;
+    });
+    if (first.status !== "SUCCEEDED")
+      throw new Error(`the first deployment ended ${first.status}: ${first.record.error?.message ?? ""}`);
+    observations.push(first);
+    await bench.autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: service, DesiredCapacity: capacity }),
+    );
+    await bench.waitForHealthyGroup(service, capacity);
     const bootstrapMs = performance.now() - bootstrapStarted;
     options.log(
       `  bootstrapped ${service} with a group of ${capacity} in ${(bootstrapMs / 1000).toFixed(1)} s`,
     );
-    const uploads = new Map<string, { key: string; etag: string }>();
-    const observations: DeploymentObservation[] = [];
     let previous = "1.0.0";
     for (let round = 1; round <= options.rounds; round += 1) {
       await quiet(bench, options.capacity);
@@ -182,7 +199,8 @@ export async function runDeployments(
 
       await quiet(bench, options.capacity);
       // An earlier version's artifact, baked before: its image comes from the bake cache.
-      const again = uploads.get(previous) ?? (await firstUpload(bench, previous));
+      const again = uploads.get(previous);
+      if (again === undefined) throw new Error(`no upload of ${previous} to deploy again`);
       const cached = await observe(bench, "bake-cache hit", previous, () =>
         requestAgain(bench, again.key, again.etag, `bench-round-${round}`),
       );
@@ -196,6 +214,7 @@ export async function runDeployments(
     const idle = await watchIdle(bench, options.idleMs);
     return {
       timescale: options.timescale,
+      jitter: options.jitter,
       capacity,
       poll: benchServiceConfig(options.timescale).poll,
       healthyThreshold: benchServiceConfig(options.timescale).health.healthyThreshold,
@@ -206,14 +225,6 @@ export async function runDeployments(
   } finally {
     await bench.stop();
   }
-}
-
-/** The bootstrap's artifact (1.0.0), as the bucket holds it. */
-async function firstUpload(bench: BenchCloud, version: string) {
-  const deployments = await bench.history.listByService(service, { limit: 50 });
-  const first = deployments.items.find((deployment) => deployment.version === version);
-  if (!first?.artifact) throw new Error(`no artifact recorded for ${service} ${version}`);
-  return { key: first.artifact.key, etag: first.artifact.etag ?? "" };
 }
 
 /** What Kiln does while nothing is deployed: nothing should run; the daily prune is the only schedule. */

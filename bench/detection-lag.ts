@@ -18,7 +18,12 @@ const conditionOf: Record<LoopName, string> = {
 
 /** Builds figure 2 from the observed deployments. */
 export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
-  const loops: WaitLoop[] = runs.observations.flatMap((observation) => observation.timeline?.loops ?? []);
+  // The first bake's refresh replaces nothing (its group is empty): not a wait worth timing.
+  const loops: WaitLoop[] = runs.observations.flatMap((observation) =>
+    (observation.timeline?.loops ?? []).filter(
+      (loop) => !(observation.kind === "first bake (empty group)" && loop.loop === "refresh"),
+    ),
+  );
   const rows: string[][] = [];
   const targets = [];
   const negative = loops.filter((loop) => loop.lagMs < 0);
@@ -74,7 +79,7 @@ export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
     number: 2,
     id: "detection-lag",
     title: "Detection lag of the wait loops",
-    method: `Every wait loop of the ${runs.observations.length} deployments of figure 1 (fresh bakes have four loops, cache hits two); median and min–max per loop. The condition's moment comes from the local cloud (the timescale's record of the operation's end, in the same tick as the state change; the canary's console for its service listening); the detection from GetExecutionHistory (the loop's ChoiceStateExited after the check that saw it).`,
+    method: `Every wait loop of the ${runs.observations.filter((observation) => observation.kind !== "first bake (empty group)").length} deployments of figure 1 and of the first bake to the empty group (its builder, image and canary loops); fresh bakes have four loops, cache hits two; median and min–max per loop. The condition's moment comes from the local cloud (the timescale's record of the operation's end, in the same tick as the state change; the canary's console for its service listening); the detection from GetExecutionHistory (the loop's ChoiceStateExited after the check that saw it).`,
     tables: [
       {
         title: "Detection lag per wait loop",
@@ -97,7 +102,9 @@ export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
     targets,
     notes: [
       'A lag is the rest of the Wait under way when the condition became true ("waiting") plus the check that saw it and the Choice ("checking": a Lambda invocation and two transitions). Kiln\'s own part is the checking; the waiting depends on where the condition falls in the poll cycle.',
-      "The local cloud's durations are exact (boot = 20 s × timescale, to the millisecond), so a loop's condition falls at nearly the same point of its poll cycle in every run: the medians show that phase, not a spread. When an interval divides the operation's duration (a 1 s canary poll against a 4 s boot plus the service's start), the check that would see it comes just too early, and the lag is almost a whole interval. On AWS, durations vary and the waiting averages half an interval.",
+      runs.jitter > 0
+        ? `AWS-like durations varied by up to ±${Math.round(runs.jitter * 100)}% per operation, so each condition falls at a random point of its poll cycle: the waiting part should average half an interval, and the median over few runs scatters around that.`
+        : "The local cloud's durations were exact, so a loop's condition falls at the same point of its poll cycle in every run: the medians show that phase, not a spread.",
       "The canary's further probes (healthyThreshold − 1 intervals) are confirmation by design, not detection: figure 1 lists them separately.",
       ...negative.map(
         (loop) =>

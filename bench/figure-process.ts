@@ -6,6 +6,8 @@
  *   tsx bench/figure-process.ts <group> --out <file> [--quick] [--timescale <n>] [--prior <file>]
  */
 import "../local/polyfills.ts";
+// First, before Kiln's functions create their logger: the output is for the figures.
+import "./quiet-logs.ts";
 import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { z } from "zod";
@@ -20,9 +22,6 @@ import { historyApiFigure } from "./history-api.ts";
 import { leadTimeFigure } from "./lead-time.ts";
 import { npmStartFigure } from "./npm-start.ts";
 import { pruneFigure } from "./prune.ts";
-
-// Kiln's functions log through Powertools; the benchmark's output is for its figures.
-process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
 
 const priorSchema = z.object({ coldImportMedianMs: z.record(z.string(), z.number()).optional() });
 
@@ -40,7 +39,10 @@ async function measure(
         ...options,
         rounds: options.quick ? 1 : 2,
         capacity: options.quick ? 1 : 3,
-        idleMs: options.quick ? 3000 : 30_000,
+        // AWS's durations vary: so do these, so that wait loops meet their conditions at random
+        // points of their poll cycles (bench/recording-timescale.ts).
+        jitter: 0.25,
+        idleMs: options.quick ? 3000 : 15_000,
       });
       return [
         leadTimeFigure(runs),

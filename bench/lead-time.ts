@@ -135,9 +135,9 @@ export function leadTimeFigure(runs: DeploymentRuns): FigureResult {
     ];
   });
   const notes = [
-    `Each deployment ran alone on a quiet local cloud at timescale ${runs.timescale} (AWS durations × ${runs.timescale}: boot 20 s, stop 10 s, snapshot 60 s, warm-up 10 s).`,
-    `Wait-loop poll intervals: Kiln's defaults scaled the same way: builder ${runs.poll.builderSeconds} s, image ${runs.poll.imageSeconds} s, canary ${runs.poll.canarySeconds} s, refresh ${runs.poll.refreshSeconds} s; canary healthy after ${runs.healthyThreshold} probes.`,
-    "Poll intervals scale with the timescale, so lead/floor holds at AWS's own durations too; only Kiln's fixed costs (the orchestration row, well under a second) would shrink relative to the floor.",
+    `Each deployment ran alone on a quiet local cloud at timescale ${runs.timescale} (AWS-like durations × ${runs.timescale}: boot 20 s, stop 10 s, snapshot 60 s, warm-up 10 s${runs.jitter > 0 ? `, each varied by up to ±${Math.round(runs.jitter * 100)}% as AWS's vary` : ""}).`,
+    `Wait-loop poll intervals: Kiln's defaults (15, 15, 5, 15 s) × the timescale, in whole seconds, at least 1: builder ${runs.poll.builderSeconds} s, image ${runs.poll.imageSeconds} s, canary ${runs.poll.canarySeconds} s, refresh ${runs.poll.refreshSeconds} s; canary healthy after ${runs.healthyThreshold} probes.`,
+    `Poll intervals are scaled like the durations, so the waiting part of the overhead keeps its proportion at AWS's own durations; Kiln's fixed costs (the orchestration row) would shrink relative to a floor ${Math.round(1 / runs.timescale)} times longer.`,
     ...failed.map(
       (observation) =>
         `${observation.kind} ${observation.version} ended ${observation.status}: ${observation.record.error?.message ?? ""}`,

@@ -3,6 +3,11 @@
  * emulator reports an operation (`ec2:boot`, `ec2:stop`, `ec2:snapshot`, `autoscaling:refresh`,
  * …) through `record()` in the same tick as it changes the state a Describe call then shows, so
  * the moment recorded here is the moment the condition a wait loop polls for became true.
+ *
+ * With `jitter`, each operation takes its AWS-like duration × timescale × a uniform draw in
+ * [1 − jitter, 1 + jitter], as AWS's own durations vary. Without it the emulators' durations are
+ * exact to the millisecond, so every run meets each wait loop's condition at the same point of
+ * its poll cycle, and a detection lag measures that one phase rather than polling.
  */
 import { Timescale } from "../local/timescale.ts";
 
@@ -17,13 +22,21 @@ export interface OperationEvent {
 export class RecordingTimescale extends Timescale {
   readonly events: OperationEvent[] = [];
 
+  constructor(
+    factor: number,
+    readonly jitter = 0,
+  ) {
+    super(factor);
+    if (!(jitter >= 0 && jitter < 1)) throw new RangeError(`jitter must be in [0, 1), got ${jitter}`);
+  }
+
+  override scaledMs(awsSeconds: number): number {
+    const exact = super.scaledMs(awsSeconds);
+    return this.jitter === 0 ? exact : Math.round(exact * (1 + (Math.random() * 2 - 1) * this.jitter));
+  }
+
   override record(operation: string, ms: number): void {
     super.record(operation, ms);
     this.events.push({ operation, endedAt: Date.now(), ms });
-  }
-
-  /** Operations that ended within [from, to]. */
-  between(from: number, to: number): OperationEvent[] {
-    return this.events.filter((event) => event.endedAt >= from && event.endedAt <= to);
   }
 }

@@ -49,6 +49,9 @@ function measureGroup(
       [...process.execArgv, join(benchDir, "figure-process.ts"), group, "--out", outFile, ...args],
       {
         stdio: ["ignore", "inherit", "inherit"],
+        // Kiln's functions log through Powertools and the SDK warns about Node 20 in every
+        // process: the output is for the figures.
+        env: { ...process.env, POWERTOOLS_LOG_LEVEL: "ERROR", NODE_NO_WARNINGS: "1" },
       },
     );
     const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
