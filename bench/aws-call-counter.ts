@@ -29,6 +29,7 @@ const serviceOfClient: Record<string, string> = {
   SESv2Client: "ses",
 };
 
+/** Kiln's AWS calls so far, by `service:Action`. */
 export class AwsCallCounter {
   private readonly counts = new Map<string, number>();
 
@@ -78,6 +79,7 @@ export function callsBetween(before: CallCounts, after: CallCounts): CallCounts 
   return delta;
 }
 
+/** All calls, whatever the action. */
 export function totalCalls(counts: CallCounts): number {
   return Object.values(counts).reduce((total, count) => total + count, 0);
 }

@@ -36,6 +36,9 @@ import { RecordingTimescale } from "./recording-timescale.ts";
 
 export const helloService = new URL("../examples/hello-service", import.meta.url).pathname;
 
+/** The local EC2's AWS-like durations (local/ec2/README.md, "Timescale"), in AWS seconds. */
+export const ec2Seconds = { boot: 20, stop: 10, snapshot: 60 };
+
 /** Kiln's default poll intervals (core/service-config.ts), in AWS seconds. */
 export const defaultPollSeconds = {
   builderSeconds: 15,

@@ -143,7 +143,9 @@ export function deploymentCostFigure(
   const fresh = perKind(runs, "fresh bake");
   const functionNames = [
     ...new Set(
-      runs.observations.flatMap((observation) => invocationsOf(observation).map((call) => call.name)),
+      kinds.flatMap((kind) =>
+        perKind(runs, kind).flatMap((observation) => invocationsOf(observation).map((call) => call.name)),
+      ),
     ),
   ];
   const invokedIn = (observation: DeploymentObservation, name: string) =>
@@ -154,8 +156,10 @@ export function deploymentCostFigure(
     columns: ["function", "memory", ...kinds.map((kind) => `${kind}: n`), "duration median", "max"],
     rows: functionNames.map((name) => {
       const duration = summarize(
-        runs.observations.flatMap((observation) =>
-          invokedIn(observation, name).map((call) => call.durationMs),
+        kinds.flatMap((kind) =>
+          perKind(runs, kind).flatMap((observation) =>
+            invokedIn(observation, name).map((call) => call.durationMs),
+          ),
         ),
       );
       return [
@@ -170,7 +174,9 @@ export function deploymentCostFigure(
     }),
   };
   const actions = [
-    ...new Set(runs.observations.flatMap((observation) => Object.keys(observation.calls))),
+    ...new Set(
+      kinds.flatMap((kind) => perKind(runs, kind).flatMap((observation) => Object.keys(observation.calls))),
+    ),
   ].sort();
   const callTable: Table = {
     title: "AWS API calls by Kiln per deployment, by action (median)",
@@ -232,7 +238,12 @@ export function deploymentCostFigure(
     notes: [
       "The cache hit is requested in the benchmark's process through requestDeployment, as the API's POST /deployments does; it is billed as one api invocation of the measured duration.",
       `Lambda durations are measured in this process on the local cloud; on AWS, calls to AWS take longer than to 127.0.0.1, so billed duration there is likely higher — at ${dollars((256 / 1024) * awsPrices.lambda.perGbSecond[deployedFunctions.architecture])} per second of a 256 MB function, even ten times the duration stays far from the target.`,
-      "S3 (the artifact read by onArtifact and the builder), SES (notifications) and EC2/Auto Scaling API calls are counted above; EC2 and Auto Scaling calls are free, the S3 and SES requests cost fractions of a thousandth of a cent.",
+      "S3 (onArtifact reading the artifact), SES (notifications) and EC2/Auto Scaling calls are counted above but not priced: EC2 and Auto Scaling API calls are free, the S3 and SES requests cost fractions of a thousandth of a cent. The builder's download of the artifact by presigned URL is not an SDK call and is not counted.",
+      ...(coldImportMs === undefined
+        ? []
+        : [
+            "Cold starts are priced at each bundle's measured import time (figure 7): a lower bound of Lambda's INIT phase, billed since August 2025, which also starts the runtime.",
+          ]),
       "Instances (builder, canary) run for the deployment's duration and are billed by EC2: that is the workload's cost, not the orchestration's, and is not included.",
     ],
     data: {

@@ -322,3 +322,26 @@ function healthyProbes(output: string): number {
     return 0;
   }
 }
+
+/** The wait loops of the deploy workflow: the task that starts each, and the Choice that ends it. */
+const waitLoopBounds: Array<[start: string, choice: string]> = [
+  ["LaunchBuilder", "BuilderDone?"],
+  ["CreateImage", "ImageDone?"],
+  ["LaunchCanary", "CanaryDone?"],
+  ["StartRefresh", "RefreshDone?"],
+];
+
+/**
+ * Lead time spent outside the wait loops: Kiln's tasks, transitions and the request, with no
+ * AWS operation under way. It needs only the execution history, so it can be told apart for
+ * deployments that run at the same time.
+ */
+export function timeOutsideWaitLoops(events: HistoryEvent[], requestedAt: number, endedAt: number): number {
+  const log = new EventLog(stateEvents(events));
+  const inLoops = waitLoopBounds.reduce((total, [start, choice]) => {
+    const from = log.lastExited(start);
+    const to = log.lastExited(choice);
+    return from === undefined || to === undefined ? total : total + (to - from);
+  }, 0);
+  return endedAt - requestedAt - inLoops;
+}

@@ -42,6 +42,7 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
+/** Formatters for the tables: milliseconds shown as seconds or milliseconds, ratios, dollars. */
 export const seconds = (ms: number, digits = 2) => `${(ms / 1000).toFixed(digits)} s`;
 export const millis = (ms: number, digits = 1) => `${ms.toFixed(digits)} ms`;
 export const ratio = (value: number) => value.toFixed(3);

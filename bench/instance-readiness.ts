@@ -17,6 +17,7 @@ export interface InstanceReadiness {
 
 const listeningLine = /listening on \S+:\d+/;
 
+/** Follows every instance's console under a local cloud's state folder. */
 export class InstanceReadinessWatch {
   private readonly seen = new Map<string, InstanceReadiness>();
   private readonly watchers: FSWatcher[] = [];

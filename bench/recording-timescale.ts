@@ -19,6 +19,7 @@ export interface OperationEvent {
   ms: number;
 }
 
+/** A timescale that keeps every operation's end, optionally with varied durations. */
 export class RecordingTimescale extends Timescale {
   readonly events: OperationEvent[] = [];
 
@@ -28,6 +29,11 @@ export class RecordingTimescale extends Timescale {
   ) {
     super(factor);
     if (!(jitter >= 0 && jitter < 1)) throw new RangeError(`jitter must be in [0, 1), got ${jitter}`);
+  }
+
+  /** What an operation of `awsSeconds` takes here before any variation. */
+  nominalMs(awsSeconds: number): number {
+    return super.scaledMs(awsSeconds);
   }
 
   override scaledMs(awsSeconds: number): number {

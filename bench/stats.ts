@@ -35,10 +35,12 @@ export function summarize(samples: number[]): Summary {
   };
 }
 
+/** The total of the values. */
 export function sum(values: number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
 export function median(values: number[]): number {
   return quantile(
     [...values].sort((a, b) => a - b),
