@@ -173,10 +173,9 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     condition: OperationEvent,
   ) => {
     const startedAt = required(log.lastExited(startTask), `${startTask} exited`);
-    const detectedAt = required(
-      log.choiceExitAfter(choice, condition.endedAt),
-      `${choice} after the condition`,
-    );
+    // The Choice that let the workflow move on: its last exit. (An earlier exit can fall after
+    // the condition yet act on a check that read the state just before it.)
+    const detectedAt = required(log.lastExited(choice), `${choice} exited`);
     const observedMs = condition.endedAt - startedAt;
     loops.push({
       loop,
