@@ -195,6 +195,8 @@ export async function pruneFigure(options: BenchOptions): Promise<FigureResult> 
       ],
       notes: [
         `Look-ups read images a page (1,000) at a time and launch templates and instances per group or page: ${lookupsSmall} calls at ${smaller} images, ${lookupsLarge} at ${total}.`,
+        `The run's audit record lists every image it kept or removed, written in parts: ${small.calls["dynamodb:PutItem"] ?? 0} PutItem calls at ${smaller} images, ${large.calls["dynamodb:PutItem"] ?? 0} at ${total}: those grow with the images, in chunks.`,
+        "Each DeregisterImage on the local EC2 waits for its whole state file (thousands of images) to be rewritten before it answers, likely most of the live run's time here; on AWS the run takes 125 rounds (500 removals, 4 at a time) of DeregisterImage's own latency.",
         `Removal is one DeregisterImage per image (it deletes the image's snapshots in the same call; a DeleteSnapshot follows only for one it could not): EC2 has no batch deregistration. The live run removed ${removed} images${removed >= 500 ? ", the per-run limit; the rest wait for the next daily run" : ""}.`,
       ],
       data: { services: services.length, measurements },
