@@ -1,7 +1,8 @@
 /**
  * Adapters built from the function's environment. Each factory reads only the variables its
- * adapter needs, and bundles keep only the factories their function calls (package.json
- * declares the code free of import side effects), so a role's permissions follow its imports.
+ * adapter needs, and a function calls only the factories it uses, so its role's permissions
+ * (derived in test/infra from the calls it reaches) follow its code. Bundles still carry every
+ * adapter: docs/benchmarks.md (figure 7) measures that and what tree-shaking would save.
  */
 import { AutoScalingGroupInstances } from "../core/aws/auto-scaling-group-instances.ts";
 import { AutoScalingGroups } from "../core/aws/auto-scaling-groups.ts";
