@@ -15,6 +15,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { z } from "zod";
 import type { FigureResult } from "./figure.ts";
 import { type FigureGroup, figureGroupNames, figureGroups } from "./figure-groups.ts";
 import { renderFigure, renderSummary } from "./table-printer.ts";
@@ -23,6 +24,8 @@ const benchDir = fileURLToPath(new URL(".", import.meta.url));
 export const resultsFile = join(benchDir, "results", "latest.json");
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+
+const coldImportsSchema = z.object({ coldImportMedianMs: z.record(z.string(), z.number()) });
 
 function machine() {
   const [one, five] = loadavg();
@@ -72,6 +75,7 @@ function measureGroup(
       try {
         const parsed: unknown = JSON.parse(await readFile(outFile, "utf8"));
         if (!Array.isArray(parsed)) throw new Error("not a list of figures");
+        // Written by figure-process.ts from FigureResult values, read back as such.
         resolve(parsed as FigureResult[]);
       } catch (error) {
         const why = signal ? `stopped by ${signal} after ${timeoutMs / 1000} s` : `exited ${code}`;
@@ -125,9 +129,9 @@ async function main(): Promise<number> {
       const bundles = results.find(
         (figure) => figure.id === "function-bundles" && figure.error === undefined,
       );
-      const coldImports = (bundles?.data as { coldImportMedianMs?: Record<string, number> } | null)
-        ?.coldImportMedianMs;
-      if (coldImports) await writeFile(prior, JSON.stringify({ coldImportMedianMs: coldImports }));
+      // The cost figure prices cold starts with the bundles' import times.
+      const coldImports = coldImportsSchema.safeParse(bundles?.data);
+      if (coldImports.success) await writeFile(prior, JSON.stringify(coldImports.data));
     }
   } finally {
     await rm(work, { recursive: true, force: true });
