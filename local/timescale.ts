@@ -34,11 +34,16 @@ export class Timescale {
     const started = performance.now();
     if (ms > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        signal?.addEventListener("abort", () => {
+        // The signal outlives many delays: each removes its listener when it ends.
+        const onAbort = () => {
           clearTimeout(timer);
           resolve();
-        });
+        };
+        const timer = setTimeout(() => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        }, ms);
+        signal?.addEventListener("abort", onAbort, { once: true });
       });
     }
     this.record(operation, performance.now() - started);
