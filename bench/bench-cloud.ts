@@ -5,17 +5,17 @@
  * as Kiln's. Services are registered, bootstrapped, uploaded and awaited as
  * test/support/kiln-cloud.ts does it.
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   AutoScalingClient,
-  CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
   SetDesiredCapacityCommand,
 } from "@aws-sdk/client-auto-scaling";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CreateLaunchTemplateCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { EC2Client } from "@aws-sdk/client-ec2";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -30,6 +30,7 @@ import { registerService } from "../core/register-service.ts";
 import type { ServiceConfigInput } from "../core/service-config.ts";
 import { type LocalCloud, startLocalCloud } from "../local/cloud.ts";
 import { localCredentials, region } from "../local/endpoints.ts";
+import { createServiceGroup } from "../local/service-group.ts";
 import { AwsCallCounter } from "./aws-call-counter.ts";
 import { InstanceReadinessWatch } from "./instance-readiness.ts";
 import { RecordingTimescale } from "./recording-timescale.ts";
@@ -154,31 +155,9 @@ export async function startBenchCloud(options: {
     executionArn,
 
     async register(service, config = {}) {
-      const template = await ec2.send(
-        new CreateLaunchTemplateCommand({
-          LaunchTemplateName: `${service}-template`,
-          LaunchTemplateData: {
-            ImageId: cloud.baseImageId,
-            InstanceType: "t3.micro",
-            MetadataOptions: { HttpTokens: "required" },
-          },
-        }),
-      );
-      const launchTemplateId = template.LaunchTemplate?.LaunchTemplateId ?? "";
-      await autoScaling.send(
-        new CreateAutoScalingGroupCommand({
-          AutoScalingGroupName: service,
-          LaunchTemplate: { LaunchTemplateId: launchTemplateId, Version: "$Latest" },
-          MinSize: 0,
-          MaxSize: 10,
-          DesiredCapacity: 0,
-          HealthCheckGracePeriod: 30,
-          Tags: [
-            { Key: "kiln:health-port", Value: "8080" },
-            { Key: "kiln:health-path", Value: "/health" },
-            { Key: "kiln:service", Value: service, PropagateAtLaunch: true },
-          ],
-        }),
+      const { launchTemplateId } = await createServiceGroup(
+        { ec2, autoScaling },
+        { service, baseImageId: cloud.baseImageId },
       );
       await registerService(
         { services, groups: new AutoScalingGroups(autoScaling, ec2) },

@@ -2,14 +2,14 @@
  * The demo `npm start` runs on the local cloud: register hello-service and its group of three,
  * then deploy its next version through the real S3 upload path, with progress on screen.
  */
+
 import { join } from "node:path";
 import {
   AutoScalingClient,
-  CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
   SetDesiredCapacityCommand,
 } from "@aws-sdk/client-auto-scaling";
-import { CreateLaunchTemplateCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { packDirectory } from "../cli/artifact-packing.ts";
 import { followDeployment } from "../cli/deployment-progress.ts";
@@ -20,6 +20,7 @@ import type { Deployment } from "../core/deployment.ts";
 import { deploymentIdForObject } from "../core/deployment-id.ts";
 import { registerService } from "../core/register-service.ts";
 import type { LocalCloud } from "./cloud.ts";
+import { createServiceGroup } from "./service-group.ts";
 
 export const demoService = "hello-service";
 const capacity = 3;
@@ -52,32 +53,11 @@ async function ensureRegistered(
 ): Promise<boolean> {
   if (await clients.services.getConfig(demoService)) return false;
   say(`Registering ${demoService}: a launch template on the base image and an empty group`);
-  const template = await clients.ec2.send(
-    new CreateLaunchTemplateCommand({
-      LaunchTemplateName: `${demoService}-template`,
-      LaunchTemplateData: {
-        ImageId: cloud.baseImageId,
-        InstanceType: "t3.micro",
-        MetadataOptions: { HttpTokens: "required" },
-      },
-    }),
-  );
-  const launchTemplateId = template.LaunchTemplate?.LaunchTemplateId ?? "";
-  await clients.autoScaling.send(
-    new CreateAutoScalingGroupCommand({
-      AutoScalingGroupName: demoService,
-      LaunchTemplate: { LaunchTemplateId: launchTemplateId, Version: "$Latest" },
-      MinSize: 0,
-      MaxSize: capacity * 2,
-      DesiredCapacity: 0,
-      HealthCheckGracePeriod: 30,
-      Tags: [
-        { Key: "kiln:health-port", Value: "8080" },
-        { Key: "kiln:health-path", Value: "/health" },
-        { Key: "kiln:service", Value: demoService, PropagateAtLaunch: true },
-      ],
-    }),
-  );
+  const { launchTemplateId } = await createServiceGroup(clients, {
+    service: demoService,
+    baseImageId: cloud.baseImageId,
+    maxSize: capacity * 2,
+  });
   await registerService(
     { services: clients.services, groups: new AutoScalingGroups() },
     {

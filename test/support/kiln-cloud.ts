@@ -2,16 +2,16 @@
  * A local cloud for one test file: real endpoints on ephemeral ports, instant timescale, the
  * production functions and workflow, plus the SDK clients and helpers tests assert with.
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   AutoScalingClient,
-  CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
   SetDesiredCapacityCommand,
 } from "@aws-sdk/client-auto-scaling";
-import { CreateLaunchTemplateCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { packDirectory } from "../../cli/artifact-packing.ts";
 import { AutoScalingGroups } from "../../core/aws/auto-scaling-groups.ts";
@@ -23,6 +23,7 @@ import { deploymentIdForObject } from "../../core/deployment-id.ts";
 import { registerService } from "../../core/register-service.ts";
 import type { ServiceConfigInput } from "../../core/service-config.ts";
 import { type LocalCloud, startLocalCloud } from "../../local/cloud.ts";
+import { createServiceGroup } from "../../local/service-group.ts";
 import { Timescale } from "../../local/timescale.ts";
 
 export const examplesDir = new URL("../../examples/", import.meta.url).pathname;
@@ -98,31 +99,9 @@ export async function startKilnCloud(): Promise<KilnCloud> {
     bucket,
 
     async registerService(service, config = {}) {
-      const template = await ec2.send(
-        new CreateLaunchTemplateCommand({
-          LaunchTemplateName: `${service}-template`,
-          LaunchTemplateData: {
-            ImageId: cloud.baseImageId,
-            InstanceType: "t3.micro",
-            MetadataOptions: { HttpTokens: "required" },
-          },
-        }),
-      );
-      const launchTemplateId = template.LaunchTemplate?.LaunchTemplateId ?? "";
-      await autoScaling.send(
-        new CreateAutoScalingGroupCommand({
-          AutoScalingGroupName: service,
-          LaunchTemplate: { LaunchTemplateId: launchTemplateId, Version: "$Latest" },
-          MinSize: 0,
-          MaxSize: 10,
-          DesiredCapacity: 0,
-          HealthCheckGracePeriod: 5,
-          Tags: [
-            { Key: "kiln:health-port", Value: "8080" },
-            { Key: "kiln:health-path", Value: "/health" },
-            { Key: "kiln:service", Value: service, PropagateAtLaunch: true },
-          ],
-        }),
+      const { launchTemplateId } = await createServiceGroup(
+        { ec2, autoScaling },
+        { service, baseImageId: cloud.baseImageId, healthCheckGracePeriodSeconds: 5 },
       );
       await registerService(
         { services, groups: new AutoScalingGroups() },
