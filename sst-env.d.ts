@@ -113,5 +113,13 @@ declare module "sst" {
       name: string;
       type: "sst.aws.Function";
     };
+    Wake: {
+      name: string;
+      type: "sst.aws.Function";
+    };
+    Watch: {
+      name: string;
+      type: "sst.aws.Function";
+    };
   }
 }

@@ -234,6 +234,33 @@ export interface WorkflowStarter {
   stop(deploymentId: string, cause: string): Promise<boolean>;
 }
 
+/** A deploy workflow paused on a slow AWS operation, as the watcher registry keeps it. */
+export interface Watcher {
+  /** The Step Functions task token that resumes the workflow. */
+  taskToken: string;
+  /** What the workflow waits for; names the check that decides whether the wait is over. */
+  kind: string;
+  /** The workflow's state when it started waiting: the check's input. */
+  state: unknown;
+  /** When the registry may forget the watcher (the workflow has long moved on by then). */
+  expiresAt: Date;
+}
+
+/** Who waits on which AWS resource (an instance, an image, an instance refresh). */
+export interface WatcherRegistry {
+  /** Registers the watcher of a resource, replacing an earlier one. */
+  put(resource: string, watcher: Watcher): Promise<void>;
+  get(resource: string): Promise<Watcher | undefined>;
+  /** Removes the watcher if it still holds `taskToken`; true for the one caller that did. */
+  claim(resource: string, taskToken: string): Promise<boolean>;
+}
+
+/** Resumes a workflow paused on a task token. */
+export interface TaskCallbacks {
+  /** Hands the task its result; false when the task is no longer waiting (timed out, answered). */
+  succeed(taskToken: string, output: unknown): Promise<boolean>;
+}
+
 export interface HealthProbe {
   /** One HTTP GET; true for a 2xx answer within the timeout. */
   check(url: string, timeoutMs: number): Promise<{ healthy: boolean; detail: string }>;

@@ -60,14 +60,16 @@ export const serviceConfigSchema = z
       .prefault({}),
     poll: z
       .object({
-        builderSeconds: z.number().int().min(0).max(300).default(15),
-        imageSeconds: z.number().int().min(0).max(300).default(15),
-        canarySeconds: z.number().int().min(0).max(300).default(5),
-        refreshSeconds: z.number().int().min(0).max(300).default(15),
+        builderSeconds: z.number().int().min(1).max(300).default(15),
+        imageSeconds: z.number().int().min(1).max(300).default(15),
+        canarySeconds: z.number().int().min(1).max(300).default(5),
+        refreshSeconds: z.number().int().min(1).max(300).default(15),
       })
       .strict()
       .prefault({})
-      .describe("How long the workflow waits between checks of slow AWS operations"),
+      .describe(
+        "How long the workflow waits between checks: of the canary's health, and of a builder, image or instance refresh when AWS sends no event that it is done",
+      ),
     retention: z
       .object({
         keepImages: z.number().int().min(1).max(1000).default(5),

@@ -10,7 +10,10 @@ const correlationKeys = { deploymentId: "deploymentId", service: "kilnService" }
 export function correlationOf(event: unknown): Record<string, string> {
   if (typeof event !== "object" || event === null) return {};
   const fields: Record<string, string> = {};
-  const source: Record<string, unknown> = { ...event };
+  // A callback task's payload carries the workflow's state under `state`.
+  const nested =
+    "state" in event && typeof event.state === "object" && event.state !== null ? event.state : {};
+  const source: Record<string, unknown> = { ...nested, ...event };
   for (const [key, field] of Object.entries(correlationKeys))
     if (typeof source[key] === "string") fields[field] = source[key];
   const image = source.image;

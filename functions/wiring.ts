@@ -10,6 +10,7 @@ import { ChannelNotifier } from "../core/aws/channel-notifier.ts";
 import { DynamoDeploymentHistory } from "../core/aws/dynamo-deployment-history.ts";
 import { DynamoPruneAudit } from "../core/aws/dynamo-prune-audit.ts";
 import { DynamoServiceRegistry } from "../core/aws/dynamo-service-registry.ts";
+import { DynamoWatcherRegistry } from "../core/aws/dynamo-watcher-registry.ts";
 import { Ec2Fleet } from "../core/aws/ec2-fleet.ts";
 import { Ec2ImageCatalog } from "../core/aws/ec2-image-catalog.ts";
 import { Ec2ImageInventory } from "../core/aws/ec2-image-inventory.ts";
@@ -18,6 +19,7 @@ import { Ec2ServiceImages } from "../core/aws/ec2-service-images.ts";
 import { httpHealthProbe } from "../core/aws/http-health-probe.ts";
 import { S3ArtifactStore } from "../core/aws/s3-artifact-store.ts";
 import { S3ArtifactUploads } from "../core/aws/s3-artifact-uploads.ts";
+import { SfnTaskCallbacks } from "../core/aws/sfn-task-callbacks.ts";
 import { SfnWorkflowStarter } from "../core/aws/sfn-workflow-starter.ts";
 import { systemClock } from "../core/ports.ts";
 import { leaseMs, optionalEnv, requireEnv } from "./environment.ts";
@@ -45,6 +47,17 @@ export const queueDeps = () => ({
   services: services(),
   workflow: workflow(),
   leaseMs: leaseMs(),
+});
+
+/** What event-driven waits register through and resume workflows with. */
+export const watchDeps = () => ({
+  watchers: new DynamoWatcherRegistry(requireEnv("KILN_TABLE_NAME")),
+  callbacks: new SfnTaskCallbacks(),
+  fleet: fleet(),
+  images: images(),
+  history: history(),
+  groups: groups(),
+  clock: clock(),
 });
 
 /** What an image prune reads and removes through. */

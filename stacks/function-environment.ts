@@ -62,6 +62,8 @@ export const functionVariables: Record<KilnFunctionName, readonly KilnVariable[]
   pinGroupVersion: ["KILN_TABLE_NAME"],
   startRefresh: ["KILN_TABLE_NAME"],
   checkRefresh: ["KILN_TABLE_NAME"],
+  watch: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
+  wake: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
   rollBack: [],
   finish: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
   recordOutcome: ["KILN_TABLE_NAME"],

@@ -31,6 +31,7 @@ export type KilnAction =
   | "states:StartExecution"
   | "states:StopExecution"
   | "states:DescribeExecution"
+  | "states:SendTaskSuccess"
   | "ec2:RunInstances"
   | "ec2:CreateTags"
   | "ec2:DescribeInstances"
@@ -133,6 +134,26 @@ export const functionActions: Record<KilnFunctionName, readonly KilnAction[]> = 
     "autoscaling:DescribeInstanceRefreshes",
   ],
   checkRefresh: ["dynamodb:UpdateItem", "autoscaling:DescribeInstanceRefreshes"],
+  watch: [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "ec2:DescribeInstances",
+    "ec2:GetConsoleOutput",
+    "ec2:DescribeImages",
+    "autoscaling:DescribeInstanceRefreshes",
+    "states:SendTaskSuccess",
+  ],
+  wake: [
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "ec2:DescribeInstances",
+    "ec2:GetConsoleOutput",
+    "ec2:DescribeImages",
+    "autoscaling:DescribeInstanceRefreshes",
+    "states:SendTaskSuccess",
+  ],
   rollBack: [
     "autoscaling:RollbackInstanceRefresh",
     "autoscaling:StartInstanceRefresh",
@@ -156,6 +177,7 @@ export type ScopeName =
   | "artifactListing"
   | "deployStateMachine"
   | "deployExecutions"
+  | "taskTokens"
   | "describeOnly"
   | "launchInputs"
   | "kilnLaunches"
@@ -242,6 +264,7 @@ export const actionScopes: Record<KilnAction, readonly ScopeName[]> = {
   "states:StartExecution": ["deployStateMachine"],
   "states:StopExecution": ["deployExecutions"],
   "states:DescribeExecution": ["deployExecutions"],
+  "states:SendTaskSuccess": ["taskTokens"],
   // RunInstances authorises every resource of a launch: the instance and volumes it creates must
   // carry Kiln's tag, a launch template must be a service's, image, subnet and groups are inputs.
   "ec2:RunInstances": ["kilnLaunches", "serviceTemplates", "launchInputs"],
@@ -325,6 +348,9 @@ export function scopes(arns: KilnArns): Record<ScopeName, Scope> {
     deployExecutions: {
       resources: [`arn:${partition}:states:${region}:${account}:execution:${arns.stateMachineName}:*`],
     },
+    // A callback task is named by its token, not an ARN: only activity tasks can be scoped, so
+    // AWS requires "*" for answering the deploy workflow's own callback tasks.
+    taskTokens: { resources: ["*"] },
     // Describe and list actions support no resource-level permissions: AWS requires "*".
     describeOnly: { resources: ["*"] },
     launchInputs: {

@@ -1,4 +1,4 @@
-import { historyTableDefinition } from "../core/aws/history-table.ts";
+import { historyTableDefinition, historyTableTtlAttribute } from "../core/aws/history-table.ts";
 import type { KilnSettings } from "./settings.ts";
 
 /** The key prefix every artifact lives under: `artifacts/<service>/<version>.tgz`. */
@@ -86,6 +86,8 @@ export function createStorage(settings: KilnSettings, account: $util.Input<strin
         },
       ]),
     ),
+    // Watchers of paused deployments (core/aws/dynamo-watcher-registry.ts) expire by themselves.
+    ttl: historyTableTtlAttribute,
     deletionProtection: settings.production,
     // SST turns it on today; stating it keeps a component upgrade from silently dropping it.
     transform: { table: { pointInTimeRecovery: { enabled: true } } },

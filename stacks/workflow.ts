@@ -1,4 +1,5 @@
 import { buildDeployWorkflow } from "../workflows/deploy-workflow.ts";
+import { wakeRules } from "../workflows/event-rules.ts";
 import { type KilnFunctionName, kilnFunctionNames } from "../workflows/functions.ts";
 import type { KilnFunctions } from "./functions.ts";
 import type { KilnSettings } from "./settings.ts";
@@ -11,12 +12,16 @@ export function deployStateMachineName(stage: string): string {
 /** Execution statuses that end a deployment outside its own paths (no Catch ran). */
 export const abnormalEndStatuses = ["ABORTED", "TIMED_OUT", "FAILED"] as const;
 
-/** Every Task `Resource` of an ASL document, inside Parallel branches and Map iterators too. */
+/**
+ * Every Lambda function an ASL document's Task states invoke — named by `Resource`, or by
+ * `Parameters.FunctionName` for the `lambda:invoke` integrations — inside Parallel branches and
+ * Map iterators too.
+ */
 export function taskResources(definition: unknown): string[] {
   const found: string[] = [];
   const visit = (machine: { States?: Record<string, Record<string, unknown>> }) => {
     for (const state of Object.values(machine.States ?? {})) {
-      if (state.Type === "Task" && typeof state.Resource === "string") found.push(state.Resource);
+      if (state.Type === "Task" && typeof state.Resource === "string") found.push(invokedFunction(state));
       for (const branch of (state.Branches as object[] | undefined) ?? []) visit(branch);
       if (state.Iterator) visit(state.Iterator as object);
       if (state.ItemProcessor) visit(state.ItemProcessor as object);
@@ -24,6 +29,15 @@ export function taskResources(definition: unknown): string[] {
   };
   visit(definition as { States?: Record<string, Record<string, unknown>> });
   return [...new Set(found)];
+}
+
+function invokedFunction(state: Record<string, unknown>): string {
+  const resource = String(state.Resource);
+  if (!resource.startsWith("arn:aws:states:::lambda:invoke")) return resource;
+  const parameters = state.Parameters as { FunctionName?: unknown } | undefined;
+  if (typeof parameters?.FunctionName !== "string")
+    throw new Error(`a ${resource} task names no FunctionName in its Parameters`);
+  return parameters.FunctionName;
 }
 
 export interface WorkflowInputs {
@@ -131,5 +145,28 @@ export function createWorkflow({ settings, functions, account }: WorkflowInputs)
     sourceArn: ended.arn,
   });
 
-  return { stateMachine, role, logGroup, rule: ended };
+  // AWS's own events wake deployments paused on a builder, an image or an instance refresh.
+  // EventBridge cannot filter EC2 state changes by tag: `wake` ignores resources nobody waits on.
+  const wakeRuleResources = Object.entries(wakeRules).map(([ruleName, rule]) => {
+    const eventRule = new aws.cloudwatch.EventRule(`Wake${ruleName}`, {
+      description: rule.description,
+      eventPattern: JSON.stringify(rule.pattern),
+    });
+    const target = functions[rule.target].fn;
+    new aws.cloudwatch.EventTarget(`Wake${ruleName}Target`, {
+      rule: eventRule.name,
+      arn: target.arn,
+      // A wake-up older than the longest poll interval is worth nothing: the workflow checked.
+      retryPolicy: { maximumEventAgeInSeconds: 15 * 60, maximumRetryAttempts: 10 },
+    });
+    new aws.lambda.Permission(`Wake${ruleName}Invoke`, {
+      action: "lambda:InvokeFunction",
+      function: target.name,
+      principal: "events.amazonaws.com",
+      sourceArn: eventRule.arn,
+    });
+    return eventRule;
+  });
+
+  return { stateMachine, role, logGroup, rule: ended, wakeRules: wakeRuleResources };
 }

@@ -1,10 +1,18 @@
 /**
  * The deploy workflow: JSONPath ASL built in TypeScript. The same definition runs on AWS Step
- * Functions and in the local cloud; only the function ARNs differ. Slow AWS operations are
- * start/check pairs with Wait → Check → Choice loops whose intervals come from the service's
- * config (`$.plan.poll`), so no function ever sleeps. Every failure goes through one path:
- * Cleanup → RecordOutcome → NotifyOutcome → ReleaseLock → DeploymentFailed.
+ * Functions and in the local cloud; only the function ARNs differ. No function ever sleeps:
+ *
+ * - Slow AWS operations (the builder's bake, the image, the instance refresh and its rollback)
+ *   are start → Watch loops. A Watch task pauses on a task token until an EC2 or Auto Scaling
+ *   event says the operation is over (core/deploy/watch.ts, workflows/event-rules.ts); when no
+ *   event comes within the service's poll interval (`$.plan.poll`), the task times out and the
+ *   workflow checks by itself, then watches again.
+ * - The canary's health has no event: it is a Wait → Check → Choice poll loop.
+ *
+ * Every failure goes through one path: Cleanup → RecordOutcome → NotifyOutcome → ReleaseLock →
+ * DeploymentFailed.
  */
+import type { WatchKind } from "../core/deploy/watch.ts";
 import type { KilnFunctionName } from "./functions.ts";
 
 type State = Record<string, unknown>;
@@ -30,8 +38,10 @@ export const deployTaskFunctions = {
   Prepare: "prepare",
   NotifyStarted: "notify",
   LaunchBuilder: "launchBuilder",
+  WatchBuilder: "watch",
   CheckBuilder: "checkBuilder",
   CreateImage: "createImage",
+  WatchImage: "watch",
   CheckImage: "checkImage",
   TerminateBuilder: "terminateInstances",
   LaunchCanary: "launchCanary",
@@ -39,8 +49,10 @@ export const deployTaskFunctions = {
   PinGroupVersion: "pinGroupVersion",
   CreateTemplateVersion: "createTemplateVersion",
   StartRefresh: "startRefresh",
+  WatchRefresh: "watch",
   CheckRefresh: "checkRefresh",
   RollBack: "rollBack",
+  WatchRollback: "watch",
   CheckRollback: "checkRefresh",
   Finish: "finish",
   NotifySucceeded: "notify",
@@ -52,6 +64,9 @@ export const deployTaskFunctions = {
 } as const satisfies Record<string, KilnFunctionName>;
 
 export type DeployTaskState = keyof typeof deployTaskFunctions;
+
+/** The callback integration: the task waits for SendTaskSuccess with the token it was given. */
+export const invokeWithCallback = "arn:aws:states:::lambda:invoke.waitForTaskToken";
 
 /** The whole workflow gives up after this long; a service's lock lease outlives it. */
 export const deployTimeoutSeconds = 3 * 60 * 60;
@@ -97,25 +112,56 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
     ResultPath: "$.error",
     Next: "Cleanup",
   });
+  type PollSeconds = "builderSeconds" | "imageSeconds" | "canarySeconds" | "refreshSeconds";
+  /** The Choice after a check: its verdict either loops back or moves on. */
+  const decide = (resultPath: string, branches: Record<string, string>, otherwise: string): State => ({
+    Type: "Choice",
+    Choices: Object.entries(branches).map(([status, next]) => statusIs(`${resultPath}.status`, status, next)),
+    Default: otherwise,
+  });
   /** Wait → Check → Choice: the check's verdict either loops back to the wait or moves on. */
   const pollLoop = (loop: {
     wait: string;
     check: DeployTaskState;
     decide: string;
-    pollSeconds: "builderSeconds" | "imageSeconds" | "canarySeconds" | "refreshSeconds";
+    pollSeconds: PollSeconds;
     resultPath: string;
     branches: Record<string, string>;
     otherwise: string;
   }): Record<string, State> => ({
     [loop.wait]: wait(`$.plan.poll.${loop.pollSeconds}`, loop.check),
     [loop.check]: step(loop.check, loop.resultPath, loop.decide),
-    [loop.decide]: {
-      Type: "Choice",
-      Choices: Object.entries(loop.branches).map(([status, next]) =>
-        statusIs(`${loop.resultPath}.status`, status, next),
-      ),
-      Default: loop.otherwise,
+    [loop.decide]: decide(loop.resultPath, loop.branches, loop.otherwise),
+  });
+  /**
+   * Watch → Choice, with Check when no event came within the poll interval: the watch task
+   * resumes with the same verdict the check gives, so both lead to the same Choice.
+   */
+  const watchLoop = (loop: {
+    watch: DeployTaskState;
+    kind: WatchKind;
+    check: DeployTaskState;
+    decide: string;
+    pollSeconds: PollSeconds;
+    resultPath: string;
+    branches: Record<string, string>;
+    otherwise: string;
+  }): Record<string, State> => ({
+    [loop.watch]: {
+      Type: "Task",
+      Resource: invokeWithCallback,
+      Parameters: {
+        FunctionName: functionArn(deployTaskFunctions[loop.watch]),
+        Payload: { kind: loop.kind, "taskToken.$": "$$.Task.Token", "state.$": "$" },
+      },
+      TimeoutSecondsPath: `$.plan.poll.${loop.pollSeconds}`,
+      ResultPath: loop.resultPath,
+      Retry: retry,
+      Catch: [{ ErrorEquals: ["States.Timeout"], ResultPath: null, Next: loop.check }, ...toCleanup],
+      Next: loop.decide,
     },
+    [loop.check]: step(loop.check, loop.resultPath, loop.decide),
+    [loop.decide]: decide(loop.resultPath, loop.branches, loop.otherwise),
   });
   const notify = (state: DeployTaskState, next: string, kind?: "STARTED"): State =>
     task(state, {
@@ -145,25 +191,27 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
         Next: "LaunchCanary",
       },
 
-      LaunchBuilder: step("LaunchBuilder", "$.builder", "WaitForBuilder"),
-      ...pollLoop({
-        wait: "WaitForBuilder",
+      LaunchBuilder: step("LaunchBuilder", "$.builder", "WatchBuilder"),
+      ...watchLoop({
+        watch: "WatchBuilder",
+        kind: "builder",
         check: "CheckBuilder",
         decide: "BuilderDone?",
         pollSeconds: "builderSeconds",
         resultPath: "$.builderCheck",
-        branches: { RUNNING: "WaitForBuilder", SUCCEEDED: "CreateImage" },
+        branches: { RUNNING: "WatchBuilder", SUCCEEDED: "CreateImage" },
         otherwise: "BakeFailed",
       }),
       BakeFailed: failWith("BakeFailedError", "$.builderCheck.reason"),
-      CreateImage: step("CreateImage", "$.image", "WaitForImage"),
-      ...pollLoop({
-        wait: "WaitForImage",
+      CreateImage: step("CreateImage", "$.image", "WatchImage"),
+      ...watchLoop({
+        watch: "WatchImage",
+        kind: "image",
         check: "CheckImage",
         decide: "ImageDone?",
         pollSeconds: "imageSeconds",
         resultPath: "$.imageCheck",
-        branches: { RUNNING: "WaitForImage", SUCCEEDED: "TerminateBuilder" },
+        branches: { RUNNING: "WatchImage", SUCCEEDED: "TerminateBuilder" },
         otherwise: "ImageFailed",
       }),
       ImageFailed: failWith("ImageFailedError", "$.imageCheck.reason"),
@@ -185,32 +233,34 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
 
       PinGroupVersion: step("PinGroupVersion", "$.group", "CreateTemplateVersion"),
       CreateTemplateVersion: step("CreateTemplateVersion", "$.template", "StartRefresh"),
-      StartRefresh: step("StartRefresh", "$.refresh", "WaitForRefresh"),
-      ...pollLoop({
-        wait: "WaitForRefresh",
+      StartRefresh: step("StartRefresh", "$.refresh", "WatchRefresh"),
+      ...watchLoop({
+        watch: "WatchRefresh",
+        kind: "refresh",
         check: "CheckRefresh",
         decide: "RefreshDone?",
         pollSeconds: "refreshSeconds",
         resultPath: "$.refreshCheck",
         branches: {
-          RUNNING: "WaitForRefresh",
-          ROLLING_BACK: "WaitForRefresh",
+          RUNNING: "WatchRefresh",
+          ROLLING_BACK: "WatchRefresh",
           SUCCEEDED: "Finish",
           ROLLED_BACK: "RefreshRolledBack",
         },
         otherwise: "RollBack",
       }),
       RefreshRolledBack: failWith("RefreshFailedError", "$.refreshCheck.reason"),
-      RollBack: step("RollBack", "$.rollback", "WaitForRollback"),
-      ...pollLoop({
-        wait: "WaitForRollback",
+      RollBack: step("RollBack", "$.rollback", "WatchRollback"),
+      ...watchLoop({
+        watch: "WatchRollback",
+        kind: "rollback",
         check: "CheckRollback",
         decide: "RollbackDone?",
         pollSeconds: "refreshSeconds",
         resultPath: "$.refreshCheck",
         branches: {
-          RUNNING: "WaitForRollback",
-          ROLLING_BACK: "WaitForRollback",
+          RUNNING: "WatchRollback",
+          ROLLING_BACK: "WatchRollback",
           SUCCEEDED: "RolledBack",
           ROLLED_BACK: "RolledBack",
         },

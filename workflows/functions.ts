@@ -20,6 +20,8 @@ export const kilnFunctions = {
   pinGroupVersion: "functions/pin-group-version.ts",
   startRefresh: "functions/start-refresh.ts",
   checkRefresh: "functions/check-refresh.ts",
+  watch: "functions/watch.ts",
+  wake: "functions/wake.ts",
   rollBack: "functions/roll-back.ts",
   finish: "functions/finish.ts",
   recordOutcome: "functions/record-outcome.ts",

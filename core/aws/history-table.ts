@@ -7,11 +7,15 @@
  *   SVC#<name>      CONFIG      a service's registered config          –                       SERVICE / <name>
  *   SVC#<name>      STATE       the service's lock, queue, pinned images –                     –
  *   PRUNE#<id>      RUN         a prune run's audit record             –                       PRUNE / <time>#<id>
+ *   WATCH#<res>     WATCH       a deployment paused until <res> changes –                      –
  *
  * byService lists one service's deployments newest first; byKind lists every item of a kind
  * (recent deployments across services, all services, prune runs). Deployments are a few per
  * service per day, so one byKind partition per kind stays far below DynamoDB's partition limits.
  */
+/** Items with this attribute (epoch seconds) expire by DynamoDB's time to live: watchers do. */
+export const historyTableTtlAttribute = "expiresAt";
+
 export const historyTableKeys = {
   partitionKey: "pk",
   sortKey: "sk",

@@ -46,7 +46,7 @@ export const planSchema = z.object({
     skipMatching: z.boolean(),
     autoRollback: z.boolean(),
   }),
-  /** Wait state durations, read by the state machine's SecondsPath. */
+  /** The canary's Wait, and how long a Watch task waits for an event before checking by itself. */
   poll: z.object({
     builderSeconds: z.number().int(),
     imageSeconds: z.number().int(),

@@ -34,6 +34,12 @@ export class FakeImageCatalog implements ImageCatalog {
     if (image) Object.assign(image.tags, tags);
   }
 
+  setState(imageId: string, state: ImageInfo["state"]): void {
+    const image = this.images.get(imageId);
+    if (!image) throw new Error(`no image ${imageId}`);
+    image.state = state;
+  }
+
   /** Puts an image in place, as if baked earlier. */
   add(image: Partial<ImageInfo> & { name: string }): ImageInfo {
     const imageId = image.imageId ?? `ami-${String(this.nextNumber).padStart(17, "0")}`;

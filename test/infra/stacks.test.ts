@@ -6,12 +6,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { historyTableDefinition } from "../../core/aws/history-table.ts";
+import { historyTableDefinition, historyTableTtlAttribute } from "../../core/aws/history-table.ts";
 import type { ApiDeps } from "../../functions/api/api-deps.ts";
 import { apiRoutes } from "../../functions/api/api-routes.ts";
 import { functionVariables, localOnlyVariables } from "../../stacks/function-environment.ts";
 import { functionGrants, kilnManagedTag, kilnServiceTagKey } from "../../stacks/permissions.ts";
 import { buildDeployWorkflow } from "../../workflows/deploy-workflow.ts";
+import { wakeRules } from "../../workflows/event-rules.ts";
 import { type KilnFunctionName, kilnFunctionNames, kilnFunctions } from "../../workflows/functions.ts";
 import { allowedActions, type Statement, statementsOf, trustedPrincipals } from "./iam-policy.ts";
 import { created, only, type RecordedResource, resource, type Synthesis, synthesize } from "./synth.ts";
@@ -87,7 +88,13 @@ function taskResources(definition: { States: Record<string, Record<string, unkno
   const found: string[] = [];
   const visit = (machine: { States?: Record<string, Record<string, unknown>> }) => {
     for (const state of Object.values(machine.States ?? {})) {
-      if (state.Type === "Task") found.push(String(state.Resource));
+      if (state.Type !== "Task") continue;
+      const resource = String(state.Resource);
+      const parameters = state.Parameters as { FunctionName?: unknown } | undefined;
+      // The lambda:invoke integrations name their function in Parameters.
+      found.push(
+        resource.startsWith("arn:aws:states:::lambda:invoke") ? String(parameters?.FunctionName) : resource,
+      );
       for (const branch of (state.Branches as object[] | undefined) ?? []) visit(branch);
       if (state.Iterator) visit(state.Iterator as object);
       if (state.ItemProcessor) visit(state.ItemProcessor as object);
@@ -216,6 +223,13 @@ describe("history table", () => {
     );
   });
 
+  it("expires items by the attribute the watcher registry writes", () => {
+    expect(resource(production, "aws:dynamodb/table:Table", "HistoryTable").inputs.ttl).toEqual({
+      attributeName: historyTableTtlAttribute,
+      enabled: true,
+    });
+  });
+
   it("keeps point-in-time recovery on", () => {
     expect(
       resource(production, "aws:dynamodb/table:Table", "HistoryTable").inputs.pointInTimeRecovery,
@@ -298,6 +312,31 @@ describe("deploy state machine", () => {
   });
 });
 
+describe("AWS events that wake paused deployments", () => {
+  it("each rule of workflows/event-rules.ts exists with its pattern and invokes wake, and only wake", () => {
+    const rules = created(production, "aws:cloudwatch/eventRule:EventRule").filter((r) =>
+      r.name.startsWith("Wake"),
+    );
+    expect(rules.map((r) => r.name).sort()).toEqual(
+      Object.keys(wakeRules)
+        .map((n) => `Wake${n}`)
+        .sort(),
+    );
+    for (const [name, rule] of Object.entries(wakeRules)) {
+      const deployed = resource(production, "aws:cloudwatch/eventRule:EventRule", `Wake${name}`);
+      expect(JSON.parse(deployed.inputs.eventPattern)).toEqual(rule.pattern);
+      const target = resource(production, "aws:cloudwatch/eventTarget:EventTarget", `Wake${name}Target`);
+      expect(target.inputs.arn).toBe(arnOf(production, "wake"));
+      const invoke = resource(production, "aws:lambda/permission:Permission", `Wake${name}Invoke`);
+      expect(invoke.inputs).toMatchObject({
+        principal: "events.amazonaws.com",
+        function: lambdaOf(production, "wake").inputs.name,
+        sourceArn: expect.stringContaining(":rule/"),
+      });
+    }
+  });
+});
+
 describe("deploy executions that end outside their own paths", () => {
   it("are sent to onExecutionEnded when aborted, timed out or failed", () => {
     const rule = resource(production, "aws:cloudwatch/eventRule:EventRule", "DeployExecutionEnded");
@@ -309,12 +348,15 @@ describe("deploy executions that end outside their own paths", () => {
         stateMachineArn: ["arn:aws:states:us-east-1:123456789012:stateMachine:kiln-production-deploy"],
       },
     });
-    const targets = created(production, "aws:cloudwatch/eventTarget:EventTarget");
-    expect(targets.map((t) => t.inputs.arn)).toEqual([arnOf(production, "onExecutionEnded")]);
-    const invoke = created(production, "aws:lambda/permission:Permission").filter(
-      (r) => r.inputs.principal === "events.amazonaws.com",
+    const target = resource(
+      production,
+      "aws:cloudwatch/eventTarget:EventTarget",
+      "DeployExecutionEndedTarget",
     );
-    expect(invoke).toHaveLength(1);
+    expect(target.inputs.arn).toBe(arnOf(production, "onExecutionEnded"));
+    const invoke = created(production, "aws:lambda/permission:Permission").filter(
+      (r) => r.inputs.principal === "events.amazonaws.com" && r.name === "DeployExecutionEndedInvoke",
+    );
     expect(only(invoke, "EventBridge invoke permission").inputs).toMatchObject({
       function: lambdaOf(production, "onExecutionEnded").inputs.name,
       sourceArn: expect.stringContaining(":rule/"),
@@ -456,7 +498,10 @@ describe("function roles", () => {
           for (const action of statement.Action) expect(action, `${role.name}`).not.toMatch(/\*/);
           if (statement.Resource.includes("*")) {
             expect(
-              statement.Action.every((a) => /^(ec2|autoscaling):Describe|^logs:/.test(a)),
+              // SendTaskSuccess answers a callback task named by its token, which IAM cannot scope.
+              statement.Action.every((a) =>
+                /^(ec2|autoscaling):Describe|^logs:|^states:SendTaskSuccess$/.test(a),
+              ),
               `${role.name} ${statement.Action}`,
             ).toBe(true);
           }

@@ -9,17 +9,20 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-s
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDeploymentHistory } from "../../../core/aws/dynamo-deployment-history.ts";
 import { DynamoServiceRegistry } from "../../../core/aws/dynamo-service-registry.ts";
+import { DynamoWatcherRegistry } from "../../../core/aws/dynamo-watcher-registry.ts";
 import { historyTableDefinition } from "../../../core/aws/history-table.ts";
-import type { DeploymentHistory, ServiceRegistry } from "../../../core/ports.ts";
+import type { DeploymentHistory, ServiceRegistry, WatcherRegistry } from "../../../core/ports.ts";
 import { startDynamoDb } from "../../../local/dynamodb.ts";
 import { localCredentials } from "../../../local/endpoints.ts";
 import { InMemoryDeploymentHistory } from "../../fakes/in-memory-deployment-history.ts";
 import { InMemoryServiceRegistry } from "../../fakes/in-memory-service-registry.ts";
+import { InMemoryWatcherRegistry } from "../../fakes/in-memory-watchers.ts";
 import type { ManualClock } from "../../fakes/manual-clock.ts";
 
 export interface Ports {
   history: DeploymentHistory;
   services: ServiceRegistry;
+  watchers: WatcherRegistry;
 }
 
 export interface Implementation {
@@ -34,6 +37,7 @@ export const inMemory: Implementation = {
   create: async (clock) => ({
     history: new InMemoryDeploymentHistory(clock),
     services: new InMemoryServiceRegistry(clock),
+    watchers: new InMemoryWatcherRegistry(),
   }),
   close: async () => {},
 };
@@ -69,6 +73,7 @@ export async function onLocalDynamoDb(): Promise<Implementation> {
       return {
         history: new DynamoDeploymentHistory(table, db, clock),
         services: new DynamoServiceRegistry(table, db, clock),
+        watchers: new DynamoWatcherRegistry(table, db),
       };
     },
     async close() {
