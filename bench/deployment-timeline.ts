@@ -17,9 +17,14 @@ export const loopNames: LoopName[] = ["builder", "image", "canary", "refresh"];
 
 export interface WaitLoop {
   loop: LoopName;
-  /** Seconds the loop's Wait state waits (the service's `poll.*Seconds`). */
+  /** How the loop learns the condition: AWS's event wakes its Watch task, or its Wait → Check polls. */
+  waits: "event" | "poll";
+  /**
+   * The service's `poll.*Seconds`: a poll loop's Wait, or how long a Watch task waits for an
+   * event before checking by itself.
+   */
   pollSeconds: number;
-  /** When the task that started the AWS operation returned (the loop's first Wait begins). */
+  /** When the task that started the AWS operation returned (the loop's first wait begins). */
   startedAt: number;
   /** When the condition became true in the local cloud. */
   conditionAt: number;
@@ -27,9 +32,9 @@ export interface WaitLoop {
   detectedAt: number;
   /** detectedAt − conditionAt. */
   lagMs: number;
-  /** Checks the loop made (one Lambda invocation each). */
+  /** Checks the workflow made (one Lambda invocation each: Watch registrations and Check states). */
   checks: number;
-  /** Of the lag, what followed the last Wait: the check that saw the condition, and the Choice. */
+  /** Of the lag, what followed the last Wait or Watch: the check that saw the condition (poll loops), and the Choice. */
   checkMs: number;
   /** conditionAt − startedAt: what AWS (here, the local cloud) took, as the workflow saw it. */
   observedMs: number;
@@ -167,7 +172,7 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
   const loopOn = (
     loop: LoopName,
     startTask: string,
-    [wait, check, choice]: [string, string, string],
+    [watch, check, choice]: [string, string, string],
     pollSeconds: number,
     reported: OperationEvent[],
     condition: OperationEvent,
@@ -179,13 +184,14 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     const observedMs = condition.endedAt - startedAt;
     loops.push({
       loop,
+      waits: "event",
       pollSeconds,
       startedAt,
       conditionAt: condition.endedAt,
       detectedAt,
       lagMs: detectedAt - condition.endedAt,
-      checks: log.entered(check).length,
-      checkMs: detectedAt - (log.lastExitedBefore(wait, detectedAt) ?? detectedAt),
+      checks: log.entered(watch).length + log.entered(check).length,
+      checkMs: detectedAt - (log.lastExitedBefore(watch, detectedAt) ?? detectedAt),
       observedMs,
       // An operation may have begun while the starting task was still returning: count only
       // what falls inside the loop.
@@ -210,7 +216,7 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     loopOn(
       "builder",
       "LaunchBuilder",
-      ["WaitForBuilder", "CheckBuilder", "BuilderDone?"],
+      ["WatchBuilder", "CheckBuilder", "BuilderDone?"],
       poll.builderSeconds,
       [boot, stop],
       stop,
@@ -223,7 +229,7 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     loopOn(
       "image",
       "CreateImage",
-      ["WaitForImage", "CheckImage", "ImageDone?"],
+      ["WatchImage", "CheckImage", "ImageDone?"],
       poll.imageSeconds,
       [snapshot],
       snapshot,
@@ -247,6 +253,7 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
   const canaryObservedMs = listeningAt - canaryLaunched;
   loops.push({
     loop: "canary",
+    waits: "poll",
     pollSeconds: poll.canarySeconds,
     startedAt: canaryLaunched,
     conditionAt: listeningAt,
@@ -268,7 +275,7 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
   loopOn(
     "refresh",
     "StartRefresh",
-    ["WaitForRefresh", "CheckRefresh", "RefreshDone?"],
+    ["WatchRefresh", "CheckRefresh", "RefreshDone?"],
     poll.refreshSeconds,
     [refresh],
     refresh,

@@ -2,7 +2,8 @@
  * Figure 2: detection lag of every wait loop: from the moment the condition became true in the
  * local cloud (builder stopped, image available, canary's service listening, refresh
  * Successful — see recording-timescale.ts and instance-readiness.ts) to the moment the loop's
- * Choice state acted on it (its exit in the execution history, after the check that saw it).
+ * Choice state acted on it (its exit in the execution history). The builder, image and refresh
+ * loops are woken by the local cloud's EC2 and Auto Scaling events; the canary's loop polls.
  */
 import type { DeploymentRuns } from "./deployment-runs.ts";
 import { type LoopName, loopNames, type WaitLoop } from "./deployment-timeline.ts";
@@ -37,6 +38,7 @@ export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
     const met = lag.median <= pollMs / 2;
     rows.push([
       name,
+      samples[0]?.waits === "event" ? "event" : "poll",
       `${pollMs / 1000} s`,
       String(lag.runs),
       millis(lag.median, 0),
@@ -58,6 +60,7 @@ export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
   const pooled = summarize(loops.map((loop) => loop.lagMs / (loop.pollSeconds * 1000)));
   rows.push([
     "all loops",
+    "",
     "–",
     String(pooled.runs),
     `${(pooled.median * 100).toFixed(0)}% of interval`,
@@ -79,12 +82,13 @@ export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
     number: 2,
     id: "detection-lag",
     title: "Detection lag of the wait loops",
-    method: `Every wait loop of the ${runs.observations.filter((observation) => observation.kind !== "first bake (empty group)").length} deployments of figure 1 and of the first bake to the empty group (its builder, image and canary loops); fresh bakes have four loops, cache hits two; median and min–max per loop. The condition's moment comes from the local cloud (the timescale's record of the operation's end, in the same tick as the state change; the canary's console for its service listening); the detection from GetExecutionHistory (the loop's ChoiceStateExited after the check that saw it).`,
+    method: `Every wait loop of the ${runs.observations.filter((observation) => observation.kind !== "first bake (empty group)").length} deployments of figure 1 and of the first bake to the empty group (its builder, image and canary loops); fresh bakes have four loops, cache hits two; median and min–max per loop. The condition's moment comes from the local cloud (the timescale's record of the operation's end, in the same tick as the state change; the canary's console for its service listening); the detection from GetExecutionHistory (the loop's ChoiceStateExited after the Watch or Check that saw it).`,
     tables: [
       {
         title: "Detection lag per wait loop",
         columns: [
           "loop",
+          "woken by",
           "poll",
           "n",
           "median lag",
@@ -101,9 +105,10 @@ export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
     ],
     targets,
     notes: [
-      'A lag is the rest of the Wait under way when the condition became true ("waiting") plus the check that saw it and the Choice ("checking": a Lambda invocation and two transitions). Kiln\'s own part is the checking; the waiting depends on where the condition falls in the poll cycle.',
+      'Event loops (builder, image, refresh): the lag is the event\'s delivery to wake, its check and SendTaskSuccess ("waiting": until the Watch task resumed) plus the Choice ("checking"). Their poll interval is how long a Watch task waits for an event before checking by itself; the target still compares the lag with half of it.',
+      'Poll loop (canary: HTTP health has no event): the lag is the rest of the Wait under way when the condition became true ("waiting") plus the check that saw it and the Choice ("checking": a Lambda invocation and two transitions). The waiting depends on where the condition falls in the poll cycle.',
       runs.jitter > 0
-        ? `AWS-like durations varied by up to ±${Math.round(runs.jitter * 100)}% per operation, so each condition falls at a random point of its poll cycle: the waiting part should average half an interval, and the median over few runs scatters around that.`
+        ? `AWS-like durations varied by up to ±${Math.round(runs.jitter * 100)}% per operation, so the canary's condition falls at a random point of its poll cycle: its waiting part should average half an interval, and the median over few runs scatters around that.`
         : "The local cloud's durations were exact, so a loop's condition falls at the same point of its poll cycle in every run: the medians show that phase, not a spread.",
       "The canary's further probes (healthyThreshold − 1 intervals) are confirmation by design, not detection: figure 1 lists them separately.",
       ...negative.map(
