@@ -40,7 +40,7 @@ export const wakeRules = {
     pattern: {
       source: ["aws.ec2"],
       "detail-type": ["EC2 Instance State-change Notification"],
-      detail: { state: ["stopped", "shutting-down", "terminated"] },
+      detail: { state: ["stopped", "terminated"] },
     },
     target: "wake",
   },

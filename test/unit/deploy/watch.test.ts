@@ -221,6 +221,7 @@ describe("wake rules", () => {
   it("leave out events that cannot", () => {
     expect(matching(instanceEvent("i-1", "pending"))).toEqual([]);
     expect(matching(instanceEvent("i-1", "running"))).toEqual([]);
+    expect(matching(instanceEvent("i-1", "shutting-down"))).toEqual([]);
     expect(matching(imageEvent("ami-1", "deregistered"))).toEqual([]);
     expect(matching(refreshEvent("r-1", "Started"))).toEqual([]);
     expect(matching({ ...instanceEvent("i-1", "stopped"), source: "custom.ec2" })).toEqual([]);
