@@ -2,6 +2,7 @@
  * What the emulator's parts share: the state, the EC2 client, the timescale and faults of
  * the local cloud, the group locks and the health streaks.
  */
+import type { EmitEvent } from "../event-bus.ts";
 import type { FaultInjector } from "../faults.ts";
 import type { Timescale } from "../timescale.ts";
 import type { Ec2Fleet } from "./ec2-fleet.ts";
@@ -24,6 +25,8 @@ export interface EmulatorContext {
   startupAllowanceMs: number;
   region: string;
   accountId: string;
+  /** Receives the events Auto Scaling puts on EventBridge (refresh-events.ts); absent, none are emitted. */
+  emitEvent?: EmitEvent;
 }
 
 /** The group of that name, if it exists. */

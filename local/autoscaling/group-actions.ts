@@ -10,6 +10,7 @@ import { AutoScalingError, groupNotFound } from "./errors.ts";
 import { causeAt, liveInstances, terminateGroupInstances } from "./group-fleet.ts";
 import { paginate } from "./paging.ts";
 import { parseParams, queryBool, queryInt, queryList } from "./query-protocol.ts";
+import { enterRefreshStatus } from "./refresh-events.ts";
 import { groupNameParam, launchTemplateParam, templateRequest } from "./request-params.ts";
 import { activityShape, autoScalingInstanceShape, groupShape } from "./response-shapes.ts";
 import type { Group, GroupTag } from "./state.ts";
@@ -294,10 +295,10 @@ const deleteAutoScalingGroup: ActionHandler = async (runtime, raw) => {
       );
     }
     if (refresh !== undefined) {
-      refresh.status = "Cancelled";
       refresh.statusReason = "The Auto Scaling group was deleted.";
       refresh.endTime = new Date().toISOString();
       refresh.awaiting = [];
+      enterRefreshStatus(context, refresh, "Cancelled");
     }
     group.minSize = 0;
     group.desiredCapacity = 0;

@@ -3,7 +3,8 @@
  * terminated and replaced from it, keeping healthy capacity at or above MinHealthyPercentage;
  * each batch's replacements must pass their HTTP health check, then warm up, before the next.
  * A replacement that never becomes healthy fails the refresh, which then rolls back to the
- * previous configuration when AutoRollback is set.
+ * previous configuration when AutoRollback is set. Every status change is announced as AWS's
+ * instance refresh event (refresh-events.ts) in the same tick as it is recorded.
  *
  * Every step is persisted, so a refresh interrupted by a restart resumes where it stood: the
  * replacements of a batch in flight are waited on again (with a fresh deadline), then the
@@ -18,6 +19,7 @@ import {
   terminateGroupInstances,
 } from "./group-fleet.ts";
 import { unhealthyThreshold } from "./health-check.ts";
+import { enterRefreshStatus } from "./refresh-events.ts";
 import {
   activeRefreshStatuses,
   type Group,
@@ -100,8 +102,8 @@ export class RefreshRunner {
       instancesToUpdate: candidates.length,
       replaced: 0,
     };
-    refresh.status = "RollbackInProgress";
     refresh.statusReason = reason;
+    enterRefreshStatus(this.context, refresh, "RollbackInProgress");
     this.context.log(`autoscaling: ${group.name}: refresh ${refresh.id} rolling back: ${reason}`);
   }
 
@@ -109,7 +111,7 @@ export class RefreshRunner {
     const { context } = this;
     const signal = this.abort.signal;
     if (refresh.status === "Pending") {
-      refresh.status = "InProgress";
+      enterRefreshStatus(context, refresh, "InProgress");
       await context.store.save();
     }
     while (!signal.aborted && activeRefreshStatuses.includes(refresh.status)) {
@@ -313,12 +315,12 @@ export class RefreshRunner {
     status: InstanceRefresh["status"],
     reason: string | undefined,
   ): Promise<void> {
-    refresh.status = status;
     refresh.statusReason = reason;
     refresh.awaiting = [];
     refresh.batchReplacing = 0;
     const end = new Date();
     refresh.endTime = end.toISOString();
+    enterRefreshStatus(this.context, refresh, status);
     this.context.timescale.record("autoscaling:refresh", end.getTime() - Date.parse(refresh.startTime));
     this.context.log(
       `autoscaling: ${refresh.groupName}: refresh ${refresh.id} ${status}${reason ? `: ${reason}` : ""}`,

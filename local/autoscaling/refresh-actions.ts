@@ -11,6 +11,7 @@ import { liveInstances } from "./group-fleet.ts";
 import { isPinnedVersion } from "./instance-refresh.ts";
 import { paginate } from "./paging.ts";
 import { parseParams, queryBool, queryInt, queryList } from "./query-protocol.ts";
+import { enterRefreshStatus } from "./refresh-events.ts";
 import { groupNameParam, launchTemplateParam, templateRequest } from "./request-params.ts";
 import { refreshShape } from "./response-shapes.ts";
 import type { InstanceRefresh } from "./state.ts";
@@ -182,7 +183,7 @@ const cancelInstanceRefresh: ActionHandler = async ({ context }, raw) => {
   if (refresh === undefined || refresh.status === "Cancelling") throw noActiveRefresh(group.name);
   // The runner stops at its next step and marks the refresh Cancelled; instances already
   // replaced stay as they are, as on AWS.
-  refresh.status = "Cancelling";
+  enterRefreshStatus(context, refresh, "Cancelling");
   await context.store.save();
   return { InstanceRefreshId: refresh.id };
 };

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import type { EmitEvent } from "../event-bus.ts";
 import { type FaultInjector, InjectedFault } from "../faults.ts";
 import type { Timescale } from "../timescale.ts";
 import type { ActionHandler, ActionRuntime } from "./action-handler.ts";
@@ -40,6 +41,11 @@ export interface AutoScalingEmulatorOptions {
    * process still needs a moment to listen.
    */
   startupAllowanceMs?: number;
+  /**
+   * Receives the instance refresh events Auto Scaling puts on EventBridge, each in the same tick
+   * as DescribeInstanceRefreshes shows the new status; absent, none are emitted.
+   */
+  emitEvent?: EmitEvent;
 }
 
 export interface AutoScalingEmulator {
@@ -143,6 +149,7 @@ export async function startAutoScalingEmulator(
     startupAllowanceMs: options.startupAllowanceMs ?? 10_000,
     region,
     accountId: "000000000000",
+    emitEvent: options.emitEvent,
   };
   const refreshes = new RefreshRunner(context);
   const reconciler = new FleetReconciler(context);

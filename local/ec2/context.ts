@@ -29,6 +29,8 @@ export interface Ec2Context {
   region: string;
   /** Where this emulator starts allocating private addresses (see ip-allocator.ts). */
   firstPrivateAddress: number;
+  /** This request's id, as its response names it (events caused by the request carry it too). */
+  requestId: string;
 }
 
 /** One EC2 action: parses its parameters, acts, and returns the body of its response. */

@@ -3,12 +3,18 @@
  * (the snapshot's point in time), then the image stays `pending` for the snapshot delay before
  * it becomes `available`. A fault taken for `ec2:image` (subject: the image name) makes it end
  * `failed`. Also registers the base image every bake starts from.
+ *
+ * An image becoming available or failed is announced (`EC2 AMI State Change`) in the same tick
+ * as DescribeImages shows it; so is its deregistration (deregisterImage in images.ts).
  */
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { EmitEvent } from "../event-bus.ts";
 import type { FaultInjector } from "../faults.ts";
 import type { Timescale } from "../timescale.ts";
+import { type AmiEventState, amiStateChangeEvent } from "./events.ts";
 import { newId } from "./ids.ts";
 import type { InstanceLifecycle } from "./instance-lifecycle.ts";
 import type { Ec2Paths } from "./paths.ts";
@@ -31,6 +37,8 @@ export interface ImageBuilderDeps {
   timescale: Timescale;
   faults: FaultInjector;
   log: (line: string) => void;
+  /** Receives each AMI state-change event; absent, nothing is emitted. */
+  emitEvent?: EmitEvent;
 }
 
 export class ImageBuilder {
@@ -42,6 +50,23 @@ export class ImageBuilder {
 
   private get closing(): boolean {
     return this.abort.signal.aborted;
+  }
+
+  /**
+   * Announces the state an image has just entered; `requestId` is the request that led to it
+   * (CreateImage for available and failed, DeregisterImage for deregistered).
+   */
+  announce(image: Image, state: AmiEventState, requestId = image.requestId ?? randomUUID()): void {
+    const emit = this.deps.emitEvent;
+    if (emit === undefined) return;
+    const errorMessage = state === "failed" ? (image.stateReason?.message ?? "") : "";
+    try {
+      emit(amiStateChangeEvent(image.imageId, state, requestId, errorMessage));
+    } catch (error) {
+      this.deps.log(
+        `ec2: emitting the ${state} event of ${image.imageId} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
   /** Finishes a registered `pending` image in the background. */
@@ -58,6 +83,7 @@ export class ImageBuilder {
           message: "Server.InternalError: Internal error on snapshot",
         };
         this.settleSnapshots(image, "error");
+        this.announce(image, "failed");
         void this.deps.store.save().catch(() => undefined);
       })
       .finally(() => this.tasks.delete(task));
@@ -93,6 +119,7 @@ export class ImageBuilder {
     if (fault === undefined) {
       image.state = "available";
       this.settleSnapshots(image, "completed");
+      this.announce(image, "available");
     } else {
       image.state = "failed";
       image.stateReason = {
@@ -100,6 +127,7 @@ export class ImageBuilder {
         message: fault.message ?? `${fault.code ?? "Server.InternalError"}: Internal error on snapshot`,
       };
       this.settleSnapshots(image, "error");
+      this.announce(image, "failed");
       await rm(this.deps.paths.imageDir(image.imageId), { recursive: true, force: true });
     }
     await this.deps.store.save();
@@ -143,7 +171,7 @@ export class ImageBuilder {
       description: `Root volume of ${BASE_IMAGE_NAME}`,
       tags: [],
     };
-    state.images[imageId] = {
+    const image: Image = {
       imageId,
       name: BASE_IMAGE_NAME,
       description: "Kiln local base image: a minimal root; programs it lacks come from the host",
@@ -162,6 +190,9 @@ export class ImageBuilder {
       ],
       rootCopied: true,
     };
+    state.images[imageId] = image;
+    // Registered available at once, as RegisterImage of a ready snapshot: announced like any image.
+    this.announce(image, "available");
     await this.deps.store.save();
     this.deps.log(`ec2: registered the base image ${imageId} (${BASE_IMAGE_NAME})`);
     return imageId;

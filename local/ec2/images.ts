@@ -177,6 +177,7 @@ export const createImage: ActionHandler = async (context, params) => {
     tags: tagsFor(specs, "image"),
     blockDevices,
     rootCopied: false,
+    requestId: context.requestId,
   };
   state.images[imageId] = image;
   await context.store.save();
@@ -219,13 +220,14 @@ export const describeImages: ActionHandler = async ({ state }, params) => {
   return { imagesSet: page.items.map(renderImage), nextToken: page.nextToken };
 };
 
-export const deregisterImage: ActionHandler = async ({ state, store, paths }, params) => {
+export const deregisterImage: ActionHandler = async ({ state, store, paths, images, requestId }, params) => {
   const request = parseParams(
     z.object({ ImageId: z.string(), DeleteAssociatedSnapshots: queryBool.optional() }),
     params,
   );
   const image = findImage(state, request.ImageId);
   delete state.images[image.imageId];
+  images.announce(image, "deregistered", requestId);
   const results: XmlObject[] = [];
   if (request.DeleteAssociatedSnapshots === true) {
     const stillUsed = new Set(

@@ -4,14 +4,19 @@
  * AWS answers with the new state) and the rest happens in the background, visible to Describe
  * calls. Each transition opens a new epoch: background work from an older epoch stops at its
  * next step, so a stop during boot or a terminate during stop never race.
+ *
+ * Every state an instance enters is announced (`EC2 Instance State-change Notification`) in the
+ * same tick as it is recorded, so the event never runs ahead of, nor lags, DescribeInstances.
  */
 import { existsSync } from "node:fs";
 import { cp, lstat, mkdir, rename, rm } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
+import type { EmitEvent } from "../event-bus.ts";
 import type { FaultInjector } from "../faults.ts";
 import type { Timescale } from "../timescale.ts";
 import type { InstanceLimits } from "./cgroups.ts";
 import { incorrectInstanceState } from "./errors.ts";
+import { instanceStateChangeEvent } from "./events.ts";
 import { InstanceProcesses } from "./instance-processes.ts";
 import { writeInstanceShims } from "./instance-shims.ts";
 import { releasePrivateIp } from "./ip-allocator.ts";
@@ -41,6 +46,8 @@ export interface LifecycleDeps {
   faults: FaultInjector;
   limits: InstanceLimits;
   log: (line: string) => void;
+  /** Receives each instance state-change event; absent, nothing is emitted. */
+  emitEvent?: EmitEvent;
 }
 
 export type StatusName = "ok" | "impaired" | "initializing" | "not-applicable";
@@ -101,6 +108,25 @@ export class InstanceLifecycle {
     return this.deps.store.save();
   }
 
+  /** Announces the state an instance has just entered (RunInstances announces its launches too). */
+  announce(instance: Instance): void {
+    const emit = this.deps.emitEvent;
+    if (emit === undefined) return;
+    try {
+      emit(instanceStateChangeEvent(instance));
+    } catch (error) {
+      this.deps.log(
+        `ec2: emitting the ${instance.state} event of ${instance.instanceId} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  /** Records a new state and announces it in the same tick. */
+  private enter(instance: Instance, state: InstanceStateName): void {
+    instance.state = state;
+    this.announce(instance);
+  }
+
   /** Runs background work for an instance in a new epoch. */
   private run(
     instance: Instance,
@@ -135,9 +161,9 @@ export class InstanceLifecycle {
       return { instanceId: instance.instanceId, previousState, currentState: previousState };
     if (previousState !== "stopped")
       throw incorrectInstanceState(instance.instanceId, previousState, "started");
-    instance.state = "pending";
     instance.stateReason = undefined;
     instance.stateTransitionReason = "";
+    this.enter(instance, "pending");
     this.launch(instance);
     return { instanceId: instance.instanceId, previousState, currentState: instance.state };
   }
@@ -149,14 +175,14 @@ export class InstanceLifecycle {
       return { instanceId: instance.instanceId, previousState, currentState: previousState };
     if (previousState !== "pending" && previousState !== "running")
       throw incorrectInstanceState(instance.instanceId, previousState, "stopped");
-    instance.state = "stopping";
     instance.stateReason = reason;
     instance.stateTransitionReason = `${reason === USER_SHUTDOWN ? "User" : "Instance"} initiated (${transitionTime()})`;
+    this.enter(instance, "stopping");
     this.run(instance, "stop", async (live, abortSignal) => {
       await this.endProcesses(instance);
       await this.deps.timescale.delay("ec2:stop", 10, abortSignal);
       if (!live()) return;
-      instance.state = "stopped";
+      this.enter(instance, "stopped");
       await this.save();
     });
     return { instanceId: instance.instanceId, previousState, currentState: instance.state };
@@ -167,9 +193,9 @@ export class InstanceLifecycle {
     const previousState = instance.state;
     if (previousState === "shutting-down" || previousState === "terminated")
       return { instanceId: instance.instanceId, previousState, currentState: previousState };
-    instance.state = "shutting-down";
     instance.stateReason = reason;
     instance.stateTransitionReason = `${reason === USER_SHUTDOWN ? "User" : "Instance"} initiated (${transitionTime()})`;
+    this.enter(instance, "shutting-down");
     this.run(instance, "terminate", async (live, abortSignal) => {
       await this.endProcesses(instance);
       await this.deps.timescale.delay("ec2:terminate", 10, abortSignal);
@@ -253,8 +279,8 @@ export class InstanceLifecycle {
       await rm(paths.shutdownMarker, { force: true });
       await this.deps.timescale.delay("ec2:boot", 20, abortSignal);
       if (!live()) return;
-      instance.state = "running";
       instance.stateReason = undefined;
+      this.enter(instance, "running");
       await this.save();
     }
     if (!live() || instance.privateIpAddress === undefined) return;
@@ -328,7 +354,7 @@ export class InstanceLifecycle {
     releasePrivateIp(this.deps.store.state.ipAllocations, instance.privateIpAddress);
     instance.privateIpAddress = undefined;
     instance.volumes = instance.volumes.filter((volume) => !volume.deleteOnTermination);
-    instance.state = "terminated";
+    this.enter(instance, "terminated");
   }
 
   /**
@@ -351,7 +377,7 @@ export class InstanceLifecycle {
       if (instance.state === "pending") this.launch(instance);
       else if (instance.state === "running")
         this.run(instance, "reboot", (live, abortSignal) => this.boot(instance, live, abortSignal, true));
-      else if (instance.state === "stopping") instance.state = "stopped";
+      else if (instance.state === "stopping") this.enter(instance, "stopped");
       else if (instance.state === "shutting-down") await this.releaseInstance(instance);
     }
     await this.save();

@@ -193,6 +193,8 @@ export const runInstances: ActionHandler = async (context, params) => {
     launched.push(instance);
   }
   rememberCreation(state, "RunInstances", request.ClientToken, fingerprint, reservationId);
+  // Describe calls see the new instances from now on: their pending events go out in this tick.
+  for (const instance of launched) context.lifecycle.announce(instance);
   await context.store.save();
   for (const instance of launched) context.lifecycle.launch(instance);
   const [reservation] = renderReservations(launched);

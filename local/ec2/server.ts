@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { EmitEvent } from "../event-bus.ts";
 import { type FaultInjector, InjectedFault } from "../faults.ts";
 import type { Timescale } from "../timescale.ts";
 import { actions } from "./actions.ts";
@@ -27,6 +28,11 @@ export interface Ec2EmulatorOptions {
   timescale: Timescale;
   faults: FaultInjector;
   log?: (line: string) => void;
+  /**
+   * Receives the events EC2 puts on EventBridge (instance state changes, AMI state changes),
+   * each in the same tick as Describe calls see the change; absent, none are emitted.
+   */
+  emitEvent?: EmitEvent;
 }
 
 export interface Ec2Emulator {
@@ -88,14 +94,14 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
   const store = await StateStore.open(paths.stateFile);
   const limits = await probeInstanceLimits(log);
   log(`ec2: ${limits.summary}`);
-  const { timescale, faults } = options;
-  const lifecycle = new InstanceLifecycle({ store, paths, timescale, faults, limits, log });
-  const images = new ImageBuilder({ store, paths, lifecycle, timescale, faults, log });
+  const { timescale, faults, emitEvent } = options;
+  const lifecycle = new InstanceLifecycle({ store, paths, timescale, faults, limits, log, emitEvent });
+  const images = new ImageBuilder({ store, paths, lifecycle, timescale, faults, log, emitEvent });
   await lifecycle.resume();
   images.resume();
 
   const firstPrivateAddress = firstAddressFor(paths.base);
-  const contextFor = (request: IncomingMessage): Ec2Context => ({
+  const contextFor = (request: IncomingMessage, requestId: string): Ec2Context => ({
     store,
     state: store.state,
     paths,
@@ -106,12 +112,15 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
     log,
     region: signedRegion(request),
     firstPrivateAddress,
+    requestId,
   });
 
-  const send = (response: ServerResponse, status: number, body: string) => {
+  const send = (response: ServerResponse, status: number, body: string, requestId: string) => {
     response.writeHead(status, {
       "Content-Type": "text/xml;charset=UTF-8",
       "Content-Length": Buffer.byteLength(body),
+      // As EC2 sends it: the SDK reports it as `$metadata.requestId`, and AMI events name it.
+      "x-amzn-RequestId": requestId,
     });
     response.end(body);
   };
@@ -132,7 +141,12 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
       await faults.apply(`ec2:${action}`, requestSubject(tree));
       if (tree.DryRun === "true")
         throw new Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412);
-      send(response, 200, renderResponse(action, requestId, await handler(contextFor(request), tree)));
+      send(
+        response,
+        200,
+        renderResponse(action, requestId, await handler(contextFor(request, requestId), tree)),
+        requestId,
+      );
     } catch (error) {
       const failure =
         error instanceof Ec2Error
@@ -145,7 +159,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
           `ec2: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
         );
       }
-      send(response, failure.status, renderError(failure.code, failure.message, requestId));
+      send(response, failure.status, renderError(failure.code, failure.message, requestId), requestId);
     }
   };
 

@@ -99,6 +99,8 @@ export const imageSchema = z.object({
   blockDevices: z.array(imageBlockDeviceSchema),
   /** Whether the root folder is complete; a pending image whose copy never finished is redone. */
   rootCopied: z.boolean(),
+  /** The CreateImage request, named by the image's state-change events. */
+  requestId: z.string().optional(),
 });
 export type Image = z.infer<typeof imageSchema>;
 
