@@ -3,8 +3,17 @@
  * AWS, with Kiln's functions running in this process against it.
  *
  *   S3 ObjectCreated (artifacts/…​.tgz) ──▶ onArtifact        EventBridge schedule ──▶ pruneImages
- *   Step Functions status change (FAILED, TIMED_OUT, ABORTED of kiln-deploy) ──▶ onExecutionEnded
  *   API Gateway ($default route) ──▶ api                        deploy workflow tasks ──▶ their functions
+ *
+ *   default event bus (event-bus.ts), through the stack's rules:
+ *     EC2 Instance State-change Notification (a builder stopped, or gone) ───┐
+ *     EC2 AMI State Change (available, failed) ──────────────────────────────┼──▶ wake
+ *     EC2 Auto Scaling Instance Refresh … (refresh or rollback ended) ───────┘
+ *     Step Functions status change (FAILED, TIMED_OUT, ABORTED of kiln-deploy) ──▶ onExecutionEnded
+ *
+ * The EC2 and Auto Scaling emulators emit every event AWS would (each instance state, AMI
+ * available/failed/deregistered, each refresh status) in the same tick as Describe calls see the
+ * change; the bus delivers those a rule matches asynchronously, at least once.
  *
  * Fixed ports (4566–4575, see endpoints.ts) keep printed commands stable; ephemeral ports let
  * test files run side by side. State lives under `stateDir`, so a restart keeps history, images,
@@ -22,6 +31,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import type { S3Event } from "aws-lambda";
 import { historyTableDefinition } from "../core/aws/history-table.ts";
+import { type EventPattern, wakeRules } from "../workflows/event-rules.ts";
 import type { KilnFunctionName } from "../workflows/functions.ts";
 import { startAutoScalingEmulator } from "./autoscaling/server.ts";
 import { startDynamoDb } from "./dynamodb.ts";
@@ -42,6 +52,7 @@ import {
   runningCloudPid,
   writeLocalCloudInfo,
 } from "./endpoints.ts";
+import { type BusRule, type EmitEvent, EventBus } from "./event-bus.ts";
 import { FaultInjector } from "./faults.ts";
 import {
   createLocalFunctions,
@@ -70,7 +81,24 @@ export const builderInstanceProfile = "kiln-builder";
 export const emailFrom = "kiln@localhost";
 
 /** The statuses the stack's event rule sends to onExecutionEnded (stacks/workflow.ts). */
-const abnormalEndStatuses = new Set(["ABORTED", "TIMED_OUT", "FAILED"]);
+const abnormalEndStatuses = ["ABORTED", "TIMED_OUT", "FAILED"];
+
+/** The rules on the local default bus: the stack's wake rules and its DeployExecutionEnded rule. */
+function localEventRules(deployArn: string): Record<string, BusRule> {
+  const deployEnded: EventPattern = {
+    source: ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    detail: { status: abnormalEndStatuses, stateMachineArn: [deployArn] },
+  };
+  return {
+    ...wakeRules,
+    DeployExecutionEnded: {
+      description: "Kiln deploy executions that ended outside their own failure paths",
+      pattern: deployEnded,
+      target: "onExecutionEnded",
+    },
+  };
+}
 
 export interface LocalCloudOptions {
   /** Where everything is kept (default `.kiln/local`). */
@@ -108,7 +136,10 @@ export interface LocalCloud {
   whenExecutionEnded(executionArn: string): Promise<ExecutionRecord>;
   /** Runs the prune schedule's target now. */
   runPrune(): Promise<void>;
-  /** Resolves once S3 events and status-change events emitted so far have been delivered. */
+  /**
+   * Resolves once S3 events and the events on the bus (EC2, Auto Scaling, Step Functions)
+   * emitted so far have been delivered.
+   */
   settled(): Promise<void>;
   /** Stops every server and every instance process; state stays on disk. */
   stop(): Promise<void>;
@@ -191,13 +222,27 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const savedEnv = new Map<string, string | undefined>();
   const faults = new FaultInjector();
   const functions = createLocalFunctions({ log, handlers: options.handlers });
-  // Events that reach functions wait until the environment the functions read is in place.
-  let markReady!: () => void;
-  const ready = new Promise<void>((resolveReady) => {
+  // Events that reach functions wait until the environment the functions read is in place
+  // (false: the cloud stopped before it was, and they are dropped).
+  let markReady!: (started: boolean) => void;
+  const ready = new Promise<boolean>((resolveReady) => {
     markReady = resolveReady;
   });
+  const deployArn = stateMachineArnOf(deployStateMachineName);
+  // EventBridge's default bus: the emulators put their events on it from the start (a resumed
+  // instance may change state during startup); deliveries wait until the functions can run.
+  const bus = new EventBus({
+    rules: localEventRules(deployArn),
+    log,
+    invoke: async (target, event) => {
+      if (!(await ready)) throw new Error("the local cloud stopped before its functions could run");
+      await functions.invoke(target, event);
+    },
+  });
+  const emitEvent: EmitEvent = (event) => bus.publish(event);
 
   async function stopAll(): Promise<void> {
+    markReady(false);
     for (const { name, close } of closers.reverse()) {
       try {
         await close();
@@ -206,6 +251,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       }
     }
     closers.length = 0;
+    // Closed with the other services in order when startup got that far; otherwise here.
+    await bus.close();
     for (const [key, value] of savedEnv) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
@@ -219,7 +266,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     closers.push({ name: "DynamoDB", close: () => dynamodb.close() });
 
     const ec2 = await onPort("ec2", "EC2", (port) =>
-      startEc2Emulator({ stateDir, port, timescale, faults, log }),
+      startEc2Emulator({ stateDir, port, timescale, faults, log, emitEvent }),
     );
     closers.push({ name: "EC2", close: () => ec2.close() });
 
@@ -231,6 +278,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         timescale,
         faults,
         log,
+        emitEvent,
         ...(options.reconcileIntervalMs === undefined
           ? {}
           : { reconcileIntervalMs: options.reconcileIntervalMs }),
@@ -243,7 +291,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const ses = await onPort("ses", "SES", (port) => startSesOutbox({ stateDir, port, log }));
     closers.push({ name: "SES", close: () => ses.close() });
 
-    const deployArn = stateMachineArnOf(deployStateMachineName);
+    // Closed after Step Functions (whose last status changes it delivers) and before the services
+    // the delivered functions call.
+    closers.push({ name: "event bus", close: () => bus.close() });
     const stepFunctions = await onPort("stepFunctions", "Step Functions", (port) =>
       startStepFunctions({
         stateDir,
@@ -251,12 +301,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         log,
         waitScale: options.waitScale ?? 1,
         invokeFunction: (functionArn, input) => functions.invoke(functionArn, input),
-        onExecutionStatusChange: async (event: ExecutionStatusChangeEvent) => {
-          if (event.detail.stateMachineArn !== deployArn || !abnormalEndStatuses.has(event.detail.status))
-            return;
-          await ready;
-          await functions.invoke("onExecutionEnded", event);
-        },
+        // Onto the default bus, where the DeployExecutionEnded rule picks what onExecutionEnded gets.
+        onExecutionStatusChange: async (event: ExecutionStatusChangeEvent) => bus.publish(event),
       }),
     );
     closers.push({ name: "Step Functions", close: () => stepFunctions.close() });
@@ -270,7 +316,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         onObjectCreated: async (event: S3Event) => {
           const key = decodeEventKey(event.Records[0]?.s3.object.key ?? "");
           if (!key.startsWith("artifacts/") || !key.endsWith(".tgz")) return;
-          await ready;
+          if (!(await ready)) return;
           await functions.invoke("onArtifact", event);
         },
       }),
@@ -322,7 +368,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       if (!savedEnv.has(key)) savedEnv.set(key, process.env[key]);
       process.env[key] = value;
     }
-    markReady();
+    markReady(true);
 
     await s3.ensureBucket(artifactBucket);
     await createHistoryTable(endpoints.dynamodb);
@@ -378,6 +424,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       async settled() {
         await s3.settled();
         await stepFunctions.settled();
+        await bus.settled();
       },
       stop() {
         stopping ??= stopAll().then(() => log("cloud: stopped"));
