@@ -24,7 +24,10 @@ export interface EventRule {
   target: KilnFunctionName;
 }
 
-/** Instance refresh events that end a refresh or its rollback (or turn it into a rollback). */
+/**
+ * Instance refresh events that end a refresh or its rollback. (A refresh that fails with
+ * auto-rollback goes straight to rolling back: its end is the rollback's end.)
+ */
 export const refreshEndedDetailTypes = [
   "EC2 Auto Scaling Instance Refresh Succeeded",
   "EC2 Auto Scaling Instance Refresh Failed",
