@@ -4,12 +4,10 @@
  * Adapters take a client in their constructor; these are the defaults.
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 function once<T>(create: () => T): () => T {
   let client: T | undefined;
@@ -19,11 +17,11 @@ function once<T>(create: () => T): () => T {
   };
 }
 
-export const ec2Client = once(() => new EC2Client({}));
-export const autoScalingClient = once(() => new AutoScalingClient({}));
-export const s3Client = once(() => new S3Client({ requestChecksumCalculation: "WHEN_REQUIRED" }));
-export const sfnClient = once(() => new SFNClient({}));
-export const sesClient = once(() => new SESv2Client({}));
-export const documentClient = once(() =>
-  DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+export const ec2Client = /* @__PURE__ */ once(() => new EC2Client({}));
+export const autoScalingClient = /* @__PURE__ */ once(() => new AutoScalingClient({}));
+export const s3Client = /* @__PURE__ */ once(
+  () => new S3Client({ requestChecksumCalculation: "WHEN_REQUIRED" }),
 );
+export const sfnClient = /* @__PURE__ */ once(() => new SFNClient({}));
+export const sesClient = /* @__PURE__ */ once(() => new SESv2Client({}));
+export { documentClient } from "./document-client.ts";
