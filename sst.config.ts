@@ -20,6 +20,7 @@ export default $config({
     const { createStorage, artifactPrefix } = await import("./stacks/storage.ts");
     const { createInstanceRoles } = await import("./stacks/instance-roles.ts");
     const { createNotifications } = await import("./stacks/notifications.ts");
+    const { buildFunctionBundles } = await import("./stacks/function-bundles.ts");
     const { createFunctions } = await import("./stacks/functions.ts");
     const { createWorkflow, deployStateMachineName } = await import("./stacks/workflow.ts");
     const { createApi } = await import("./stacks/api.ts");
@@ -39,8 +40,17 @@ export default $config({
     const stateMachineName = deployStateMachineName(settings.stage);
     const stateMachineArn = $interpolate`arn:${partition}:states:${region}:${account}:stateMachine:${stateMachineName}`;
 
+    // Kiln bundles its functions itself (stacks/function-bundles.ts), under SST's working folder;
+    // SST deploys each function's folder as it is.
+    const { bundles, warnings } = await buildFunctionBundles({
+      root: $cli.paths.root,
+      outdir: `${$cli.paths.work}/kiln-functions`,
+    });
+    for (const warning of warnings) console.warn(`kiln: bundling functions: ${warning}`);
+
     const functions = createFunctions({
       settings,
+      bundles,
       arns: {
         partition,
         region,

@@ -1,4 +1,5 @@
-import { type KilnFunctionName, kilnFunctionNames, kilnFunctions } from "../workflows/functions.ts";
+import { type KilnFunctionName, kilnFunctionNames } from "../workflows/functions.ts";
+import type { FunctionBundle } from "./function-bundles.ts";
 import { functionVariables, type KilnVariable } from "./function-environment.ts";
 import { functionStatements, type KilnArns, type PolicyStatement, scopes } from "./permissions.ts";
 import type { KilnSettings } from "./settings.ts";
@@ -27,13 +28,13 @@ export function functionName(stage: string, name: KilnFunctionName): string {
   return `kiln-${stage.slice(0, room)}-${name}`;
 }
 
-/** The handler path SST bundles for a function's entry file. */
-export function handlerPath(name: KilnFunctionName): string {
-  return kilnFunctions[name].replace(/\.ts$/, ".handler");
-}
-
 export interface FunctionInputs {
   settings: KilnSettings;
+  /**
+   * Each function's bundle, built by stacks/function-bundles.ts: SST deploys the folder as it is
+   * (its `bundle` option) rather than bundling the entry itself.
+   */
+  bundles: Record<KilnFunctionName, FunctionBundle>;
   arns: { [K in keyof KilnArns]: $util.Input<KilnArns[K]> };
   variables: Record<KilnVariable, $util.Input<string>>;
 }
@@ -161,7 +162,8 @@ export function createFunctions(inputs: FunctionInputs): KilnFunctions {
     const fn = new sst.aws.Function(logicalName, {
       name: functionName(inputs.settings.stage, name),
       description: `Kiln ${name}`,
-      handler: handlerPath(name),
+      bundle: inputs.bundles[name].dir,
+      handler: inputs.bundles[name].handler,
       runtime: "nodejs22.x",
       architecture: "arm64",
       role: role.arn,

@@ -28,8 +28,15 @@ export interface Synthesis {
   outputs: Record<string, unknown> | null;
   resources: RecordedResource[];
   rpcMethods: string[];
-  /** What the stage asked the SST CLI to bundle: one entry per function. */
-  builds: Array<{ functionID: string; handler: string; runtime: string }>;
+  /** What the stage asked the SST CLI to build: one entry per function. */
+  builds: Array<{
+    functionID: string;
+    handler: string;
+    runtime: string;
+    /** The folder a function deploys as it is (SST's `bundle`), and the files it held. */
+    bundle?: string;
+    files?: Array<{ path: string; bytes: number; sha256: string }>;
+  }>;
   error: string | null;
 }
 

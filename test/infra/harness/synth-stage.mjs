@@ -9,6 +9,7 @@
  * @pulumi/pulumi loaded, the mocks silently do not apply. Options come from the environment:
  * KILN_SYNTH_STAGE (stage name), KILN_SYNTH_DEV ("1" to synthesize as `sst dev` does).
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -42,14 +43,40 @@ const optionsByName = new Map();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-synth-"));
 
 // The SST CLI answers components over a local RPC server (SST_SERVER); this one answers the
-// calls Kiln's components make, with a stand-in bundle instead of an esbuild build.
+// calls Kiln's components make. A function that brings its own bundle gets it back as it is, as
+// the CLI does; any other would get a stand-in bundle instead of an esbuild build.
 const fakeBundle = path.join(work, "bundle");
 fs.mkdirSync(fakeBundle, { recursive: true });
 fs.writeFileSync(path.join(fakeBundle, "index.mjs"), "export const handler = async () => ({});\n");
 /** @type {string[]} */
 const rpcMethods = [];
-/** @type {Array<{ functionID: string, handler: string, runtime: string }>} */
+/**
+ * @typedef {object} RecordedBuild
+ * @property {string} functionID
+ * @property {string} handler
+ * @property {string} runtime
+ * @property {string | undefined} [bundle] the folder the function deploys as it is
+ * @property {Array<{ path: string, bytes: number, sha256: string }> | undefined} [files] what that folder held when SST asked for it
+ */
+/** @type {RecordedBuild[]} */
 const builds = [];
+
+/** @param {string} dir @returns {Array<{ path: string, bytes: number, sha256: string }>} */
+function filesIn(dir) {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const file = path.join(entry.parentPath, entry.name);
+      const contents = fs.readFileSync(file);
+      return {
+        path: path.relative(dir, file),
+        bytes: contents.length,
+        sha256: crypto.createHash("sha256").update(contents).digest("hex"),
+      };
+    })
+    .sort((a, b) => a.path.localeCompare(b.path));
+}
 const server = http.createServer((req, res) => {
   let body = "";
   req.on("data", (chunk) => {
@@ -61,7 +88,12 @@ const server = http.createServer((req, res) => {
     // The CLI's RPC wraps arguments in a one-element array.
     const build = Array.isArray(params) ? params[0] : params;
     if (method === "Runtime.Build")
-      builds.push({ functionID: build?.functionID, handler: build?.handler, runtime: build?.runtime });
+      builds.push({
+        functionID: build?.functionID,
+        handler: build?.handler,
+        runtime: build?.runtime,
+        ...(build?.bundle ? { bundle: build.bundle, files: filesIn(build.bundle) } : {}),
+      });
     /** @type {Record<string, unknown>} */
     const results = {
       "Provider.Aws.Bootstrap": {
@@ -70,7 +102,9 @@ const server = http.createServer((req, res) => {
         assetEcrUrl: "x",
         state: "mock-state",
       },
-      "Runtime.Build": { handler: "index.handler", out: fakeBundle, errors: [], sourcemaps: [] },
+      "Runtime.Build": build?.bundle
+        ? { handler: build.handler, out: build.bundle, errors: [], sourcemaps: [] }
+        : { handler: "index.handler", out: fakeBundle, errors: [], sourcemaps: [] },
       "Runtime.AddTarget": {},
       "Provider.Aws.Appsync": { http: "https://appsync.mock", realtime: "wss://appsync.mock" },
     };
