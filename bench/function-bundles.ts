@@ -1,22 +1,17 @@
 /**
- * Figure 7: every function's bundle as it would be deployed — esbuild, bundled, minified, ESM for
- * Node 22, nothing external but Node's built-ins (the SDK the Lambda runtime ships is not relied
- * on) — its size, what makes it up, and its cold import time: a fresh `node` process importing
- * it, as a Lambda cold start's INIT does.
- *
- * The build options follow SST v3's Node builder (sst/sst, pkg/runtime/node/build.go), which
- * deploys these functions: ESM, `mainFields` module then main, names kept, minified, and its
- * banner giving CommonJS dependencies `require`, `__filename` and `__dirname`.
+ * Figure 7: every function's bundle as Kiln deploys it — built by stacks/function-bundles.ts, the
+ * very builder whose output stacks/functions.ts hands to SST — its size, what makes it up, and
+ * its cold import time: a fresh `node` process importing it, as a Lambda cold start's INIT does.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
-import { build, type Metafile } from "esbuild";
-import { kilnFunctionNames, kilnFunctions } from "../workflows/functions.ts";
+import { buildFunctionBundles, type FunctionBundle } from "../stacks/function-bundles.ts";
+import { type KilnFunctionName, kilnFunctionNames, kilnFunctions } from "../workflows/functions.ts";
 import { type BenchOptions, type FigureResult, millis } from "./figure.ts";
 import { summarize } from "./stats.ts";
 
@@ -41,20 +36,17 @@ const coldStartEnvironment = {
   POWERTOOLS_LOG_LEVEL: "ERROR",
 };
 
-const sstBanner = [
-  "import { createRequire as topLevelCreateRequire } from 'module';",
-  "const require = topLevelCreateRequire(import.meta.url);",
-  'import { fileURLToPath as topLevelFileUrlToPath, URL as topLevelURL } from "url"',
-  "const __filename = topLevelFileUrlToPath(import.meta.url)",
-  'const __dirname = topLevelFileUrlToPath(new topLevelURL(".", import.meta.url))',
-].join("\n");
+/** How many parts of a bundle the table names; the rest are summed as "other". */
+const partsShown = 6;
 
 export interface BundleMeasurement {
   name: string;
   entry: string;
+  /** The bundle file, while the figure runs. */
+  file?: string;
   bytes?: number;
   gzipBytes?: number;
-  /** The largest contributors to the bundle: npm packages, or Kiln's own code, KiB. */
+  /** What the bundle is made of: npm packages, Kiln's own code, the rest as "other"; KiB. */
   parts?: Array<{ part: string; kib: number }>;
   importMs?: number[];
   error?: string;
@@ -90,94 +82,66 @@ function coldImport(file: string): Promise<number> {
   });
 }
 
-/** One esbuild run over the given entries, as SST v3 builds a Node function (no code splitting). */
-async function buildBundles(
-  entryPoints: Array<{ in: string; out: string }>,
-  outdir: string,
-): Promise<Metafile> {
-  const { metafile } = await build({
-    entryPoints,
-    outdir,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    minify: true,
-    keepNames: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    mainFields: ["module", "main"],
-    metafile: true,
-    logLevel: "silent",
-    banner: { js: sstBanner },
-  });
-  return metafile;
-}
+const firstLine = (error: unknown) =>
+  error instanceof Error ? (error.message.split("\n")[0] ?? error.message) : String(error);
 
 /**
- * Builds every function's bundle; one esbuild run for all (each entry still gets its own
- * bundle: no code splitting), or one run per entry when a single one fails to build.
+ * Builds every function's bundle with Kiln's builder: one esbuild run for all, or, when that
+ * fails, one run per function, so one entry that does not build spoils only its own row.
  */
-async function bundleAll(outdir: string): Promise<BundleMeasurement[]> {
-  const entries = kilnFunctionNames.map((name) => ({
-    name,
-    entry: kilnFunctions[name],
-    path: join(repo, kilnFunctions[name]),
-  }));
-  const missing = entries.filter((entry) => !existsSync(entry.path));
-  const present = entries.filter((entry) => existsSync(entry.path));
-  const built = new Map<string, Metafile>();
-  const failed = new Map<string, string>();
+async function bundleAll(outdir: string): Promise<{ measurements: BundleMeasurement[]; warnings: string[] }> {
+  const present = kilnFunctionNames.filter((name) => existsSync(join(repo, kilnFunctions[name])));
+  const built = new Map<KilnFunctionName, FunctionBundle>();
+  const failed = new Map<KilnFunctionName, string>();
+  const warnings: string[] = [];
   try {
-    const metafile = await buildBundles(
-      present.map((entry) => ({ in: entry.path, out: entry.name })),
-      outdir,
-    );
-    for (const entry of present) built.set(entry.name, metafile);
+    const result = await buildFunctionBundles({ root: repo, outdir, names: present });
+    for (const bundle of Object.values(result.bundles)) built.set(bundle.name, bundle);
+    warnings.push(...result.warnings);
   } catch {
-    for (const entry of present) {
+    for (const name of present) {
       try {
-        const metafile = await buildBundles([{ in: entry.path, out: entry.name }], outdir);
-        built.set(entry.name, metafile);
+        const result = await buildFunctionBundles({ root: repo, outdir, names: [name] });
+        built.set(name, result.bundles[name]);
+        warnings.push(...result.warnings);
       } catch (error) {
-        failed.set(
-          entry.name,
-          error instanceof Error ? (error.message.split("\n")[0] ?? error.message) : String(error),
-        );
+        failed.set(name, firstLine(error));
       }
     }
   }
-  return Promise.all(
-    entries.map(async ({ name, entry }): Promise<BundleMeasurement> => {
-      if (missing.some((absent) => absent.name === name))
-        return { name, entry, error: `${entry} does not exist` };
-      const metafile = built.get(name);
-      if (metafile === undefined) return { name, entry, error: failed.get(name) ?? "not built" };
-      const outfile = join(outdir, `${name}.mjs`);
+  const measurements = await Promise.all(
+    kilnFunctionNames.map(async (name): Promise<BundleMeasurement> => {
+      const entry = kilnFunctions[name];
+      if (!present.includes(name)) return { name, entry, error: `${entry} does not exist` };
+      const bundle = built.get(name);
+      if (bundle === undefined) return { name, entry, error: failed.get(name) ?? "not built" };
       return {
         name,
         entry,
-        bytes: (await stat(outfile)).size,
-        gzipBytes: gzipSync(await readFile(outfile)).length,
-        parts: largestParts(metafile, outfile),
+        file: bundle.file,
+        bytes: bundle.bytes,
+        gzipBytes: gzipSync(await readFile(bundle.file)).length,
+        parts: partsOf(bundle),
       };
     }),
   );
+  return { measurements, warnings: [...new Set(warnings)] };
 }
 
 /** Bytes in one bundle per npm package (Kiln's own files together), largest first. */
-function largestParts(metafile: Metafile, outfile: string): Array<{ part: string; kib: number }> {
+function partsOf(bundle: FunctionBundle): Array<{ part: string; kib: number }> {
   const bytes = new Map<string, number>();
-  for (const [path, output] of Object.entries(metafile.outputs)) {
-    if (basename(path) !== basename(outfile)) continue;
-    for (const [file, input] of Object.entries(output.inputs)) {
-      const part = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? "Kiln's code";
-      bytes.set(part, (bytes.get(part) ?? 0) + input.bytesInOutput);
-    }
+  for (const [file, size] of Object.entries(bundle.inputs)) {
+    const part = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? "Kiln's code";
+    bytes.set(part, (bytes.get(part) ?? 0) + size);
   }
-  return [...bytes]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 4)
-    .map(([part, size]) => ({ part, kib: Math.round(size / 102.4) / 10 }));
+  const sorted = [...bytes].sort((a, b) => b[1] - a[1]);
+  const shown = sorted.slice(0, partsShown);
+  const rest = sorted.slice(partsShown).reduce((total, [, size]) => total + size, 0);
+  return [...shown, ...(rest > 0 ? [["other", rest] as const] : [])].map(([part, size]) => ({
+    part,
+    kib: Math.round(size / 102.4) / 10,
+  }));
 }
 
 /** Runs figure 7. */
@@ -185,7 +149,7 @@ export async function functionBundlesFigure(options: BenchOptions): Promise<Figu
   const runs = options.quick ? 1 : 7;
   const outdir = await mkdtemp(join(tmpdir(), "kiln-bundles-"));
   try {
-    const measurements = await bundleAll(outdir);
+    const { measurements, warnings } = await bundleAll(outdir);
     options.log(
       `  bundled ${measurements.filter((m) => m.bytes !== undefined).length} of ${measurements.length} functions`,
     );
@@ -193,9 +157,9 @@ export async function functionBundlesFigure(options: BenchOptions): Promise<Figu
     // the machine does not land on one function only.
     for (let round = 0; round < runs; round += 1) {
       for (const measurement of measurements) {
-        if (measurement.bytes === undefined || measurement.error !== undefined) continue;
+        if (measurement.file === undefined || measurement.error !== undefined) continue;
         try {
-          const ms = await coldImport(join(outdir, `${measurement.name}.mjs`));
+          const ms = await coldImport(measurement.file);
           measurement.importMs = [...(measurement.importMs ?? []), ms];
         } catch (error) {
           measurement.error = error instanceof Error ? error.message : String(error);
@@ -253,7 +217,7 @@ export async function functionBundlesFigure(options: BenchOptions): Promise<Figu
       number: 7,
       id: "function-bundles",
       title: "Function bundles: size and cold import",
-      method: `Each entry of workflows/functions.ts built with esbuild as SST v3 builds Node functions (bundle, minify, keep names, platform node, target node22, format esm, mainFields module then main, its createRequire banner; only Node built-ins external); size of the .mjs (and gzipped, as it travels in the zip). Cold import: a fresh \`node\` process (${process.version} here; Lambda runs nodejs22.x) timing \`await import(bundle)\`, ${runs} runs per function in rounds; median, min–max.`,
+      method: `Each entry of workflows/functions.ts built by stacks/function-bundles.ts, whose bundles stacks/functions.ts deploys: esbuild with SST v3's options for Node functions (bundle, minify, keep names, platform node, target node22, format esm, mainFields module then main, its createRequire banner; only Node built-ins external) and Kiln's two plugins (the SDK schemas' constant keys written out, zod imported as a namespace); size of the .mjs, the only file of the function's zip (and gzipped, as it travels in the zip); parts by npm package. Cold import: a fresh \`node\` process (${process.version} here; Lambda runs nodejs22.x) timing \`await import(bundle)\`, ${runs} runs per function in rounds; median, min–max.`,
       tables: [
         {
           title: "Per function",
@@ -295,10 +259,12 @@ export async function functionBundlesFigure(options: BenchOptions): Promise<Figu
       ],
       notes: [
         "KiB = 1,024 bytes. The import time covers loading, parsing and running the module's top level (SDK clients created, configuration read), not the Lambda runtime's own start.",
+        ...warnings.map((warning) => `esbuild warned: ${warning}`),
       ],
       data: {
         runs,
-        measurements,
+        measurements: measurements.map(({ file: _file, ...measurement }) => measurement),
+        warnings,
         coldImportMedianMs: Object.fromEntries(
           measured.map((m) => [m.name, summarize(m.importMs ?? []).median]),
         ),
