@@ -10,7 +10,7 @@ import "../local/polyfills.ts";
 import "./quiet-logs.ts";
 import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { z } from "zod";
+import * as z from "zod";
 import { concurrencyFigure } from "./concurrency.ts";
 import { deploymentCostFigure } from "./deployment-cost.ts";
 import { runDeployments } from "./deployment-runs.ts";

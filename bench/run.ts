@@ -15,7 +15,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { z } from "zod";
+import * as z from "zod";
 import type { FigureResult } from "./figure.ts";
 import { type FigureGroup, figureGroupNames, figureGroups } from "./figure-groups.ts";
 import { renderFigure, renderSummary } from "./table-printer.ts";

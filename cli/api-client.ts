@@ -5,7 +5,7 @@
  * answers are parsed with the same schemas the API documents.
  */
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import {
   type DeploymentPage,
   type DeploymentView,

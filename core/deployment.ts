@@ -2,7 +2,7 @@
  * A deployment and the states it moves through. docs/decisions/0002-deployment-states.md
  * explains the set; `allowedTransitions` is the only place that says which moves are legal.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { manifestSchema, serviceNameSchema, versionSchema } from "./manifest.ts";
 
 export const deploymentStatuses = [

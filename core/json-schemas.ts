@@ -1,5 +1,5 @@
 /** JSON Schemas of Kiln's two hand-written documents, generated from their zod schemas for editors. */
-import { z } from "zod";
+import * as z from "zod";
 import { manifestSchema } from "./manifest.ts";
 import { serviceConfigSchema } from "./service-config.ts";
 

@@ -2,7 +2,7 @@
  * The artifact manifest, `kiln.json` at the root of every artifact: what the service is and
  * how to run it on a VM.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const serviceNameSchema = z
   .string()

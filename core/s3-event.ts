@@ -1,5 +1,5 @@
 /** The S3 notification records that trigger deployments, parsed and decoded. */
-import { z } from "zod";
+import * as z from "zod";
 import type { DeploymentRequest } from "./request-deployment.ts";
 
 const recordSchema = z.object({

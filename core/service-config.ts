@@ -2,7 +2,7 @@
  * A service's registered deployment target: where its images are baked and which group runs
  * them. Stored in DynamoDB, written through the API or the CLI.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { serviceNameSchema } from "./manifest.ts";
 
 const awsId = (prefix: string) =>

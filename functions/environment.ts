@@ -1,5 +1,5 @@
 /** Function configuration: environment variables, read when a function module loads (cold start). */
-import { z } from "zod";
+import * as z from "zod";
 import { defaultArtifactLimits } from "../core/artifact-inspection.ts";
 
 /** A required variable, or an error that names it. */

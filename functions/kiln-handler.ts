@@ -7,7 +7,7 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import type { z } from "zod";
+import type * as z from "zod";
 import { describeIssues, InvalidInputError } from "../core/errors.ts";
 import { correlationOf, logger } from "./observability.ts";
 

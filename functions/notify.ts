@@ -1,5 +1,5 @@
 /** Tells Slack and email about a deployment: its start, or the outcome its record shows. */
-import { z } from "zod";
+import * as z from "zod";
 import { notifyDeployment } from "../core/deploy/conclude.ts";
 import { optionalEnv } from "./environment.ts";
 import { kilnHandler } from "./kiln-handler.ts";

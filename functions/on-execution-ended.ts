@@ -2,7 +2,7 @@
  * Step Functions status-change events for the deploy workflow. An execution that was stopped or
  * timed out ran no Catch: this runs its cleanup, records the outcome and hands the lock on.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { concludeEndedExecution } from "../core/deploy/conclude.ts";
 import { optionalEnv } from "./environment.ts";
 import { kilnHandler } from "./kiln-handler.ts";

@@ -1,5 +1,5 @@
 /** Prunes Kiln's old images: daily from the CronV2 schedule, or on demand with `{ dryRun, service }`. */
-import { z } from "zod";
+import * as z from "zod";
 import { serviceNameSchema } from "../core/manifest.ts";
 import { runPrune } from "../core/prune/run-prune.ts";
 import { optionalEnv } from "./environment.ts";

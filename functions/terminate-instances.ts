@@ -1,5 +1,5 @@
 /** Deploy task: terminate the deployment's builder and/or canary (idempotent cleanup). */
-import { z } from "zod";
+import * as z from "zod";
 import { terminateDeploymentInstances } from "../core/deploy/conclude.ts";
 import { deployStateSchema } from "../core/deploy/state.ts";
 import { kilnHandler } from "./kiln-handler.ts";

@@ -1,8 +1,8 @@
 /**
  * Adapters built from the function's environment. Each factory reads only the variables its
  * adapter needs, and a function calls only the factories it uses, so its role's permissions
- * (derived in test/infra from the calls it reaches) follow its code. Bundles still carry every
- * adapter: docs/benchmarks.md (figure 7) measures that and what tree-shaking would save.
+ * (derived in test/infra from the calls it reaches) follow its code, and its bundle carries only
+ * those adapters (stacks/function-bundles.ts; docs/benchmarks.md, figure 7).
  */
 import { AutoScalingGroupInstances } from "../core/aws/auto-scaling-group-instances.ts";
 import { AutoScalingGroups } from "../core/aws/auto-scaling-groups.ts";

@@ -8,7 +8,7 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import type { IncomingMessage, Server } from "node:http";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 export const region = "us-east-1";
 export const accountId = "000000000000";

@@ -8,7 +8,7 @@
  * `autoscaling:refresh` — an instance refresh fails). An unhealthy service needs no fault: it is
  * a real process that answers 500 (examples/broken-service).
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const faultRuleSchema = z.object({
   operation: z.string().regex(/^[a-z0-9-]+:[A-Za-z0-9.-]+$/, "operation is <service>:<Action>"),

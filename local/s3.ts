@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { S3Event, S3EventRecord } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 import { closeServer, type Log, listen, localCredentials, region } from "./endpoints.ts";
 import { EventDelivery } from "./event-delivery.ts";
 

@@ -14,10 +14,12 @@
  *
  * What keeps the bundles small: Kiln's own files declare no import side effects (package.json
  * `sideEffects`) and `core/aws/clients.ts` creates its clients in `@__PURE__` calls, so a
- * function carries only the adapters and clients it calls; and the plugins below, each of which
- * keeps out code a function never runs: `constantSchemaKeys` (the SDK's unused shapes),
- * `zodNamespaceImports` (zod's unused half) and `lambdaCredentials` (credential providers that
- * never answer on Lambda). docs/benchmarks.md (figure 7) says what each saves.
+ * function carries only the adapters and clients it calls; Kiln imports zod as a namespace
+ * (`import * as z`), which esbuild tree-shakes (`import { z }` it bundles whole, every locale
+ * included: about 440 KiB against 100); and the plugins below, each of which keeps out code a
+ * function never runs: `constantSchemaKeys` (the SDK's unused shapes) and `lambdaCredentials`
+ * (credential providers that never answer on Lambda). docs/benchmarks.md (figure 7) says what
+ * each saves.
  */
 import { readFile, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -65,30 +67,6 @@ export const constantSchemaKeys: Plugin = {
       contents: inlineConstantKeys(await readFile(args.path, "utf8")),
       loader: "js",
     }));
-  },
-};
-
-/**
- * Kiln's files import zod as `import { z } from "zod"`: `z` is then a namespace object used as a
- * value, which esbuild bundles whole, every locale included (about 440 KiB minified; Rollup and
- * webpack see through it, esbuild does not). `import * as z from "zod"` means the same — zod's
- * root module re-exports everything `z` holds — and esbuild keeps only what is used (about
- * 90 KiB). This rewrites the one form into the other in Kiln's own files as they are bundled.
- */
-export function namespaceZodImport(source: string): string {
-  return source.replace(/^import \{ z \} from "zod";$/gm, 'import * as z from "zod";');
-}
-
-/** The esbuild plugin applying `namespaceZodImport` to Kiln's own TypeScript files. */
-export const zodNamespaceImports: Plugin = {
-  name: "kiln-zod-namespace-imports",
-  setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, async (args) => {
-      if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
-      const source = await readFile(args.path, "utf8");
-      const rewritten = namespaceZodImport(source);
-      return rewritten === source ? undefined : { contents: rewritten, loader: "ts" };
-    });
   },
 };
 
@@ -197,7 +175,7 @@ export function functionBuildOptions(root: string): BuildOptions {
     outExtension: { ".js": ".mjs" },
     metafile: true,
     logLevel: "silent",
-    plugins: [constantSchemaKeys, zodNamespaceImports, lambdaCredentials],
+    plugins: [constantSchemaKeys, lambdaCredentials],
   };
 }
 

@@ -5,7 +5,7 @@
  * so a run that can be listed can be read in full.
  */
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import { describeIssues, InvalidInputError } from "../errors.ts";
 import type { Page, PruneAudit } from "../ports.ts";
 import {

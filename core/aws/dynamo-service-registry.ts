@@ -9,7 +9,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import { describeIssues, InvalidInputError } from "../errors.ts";
 import type { Clock, PinnedImage, ServiceRegistry, ServiceState } from "../ports.ts";
 import { systemClock } from "../ports.ts";

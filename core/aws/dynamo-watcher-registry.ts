@@ -5,7 +5,7 @@
  * DynamoDB's time to live: a watcher whose workflow moved on by a timeout is forgotten a day later.
  */
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import { describeIssues, InvalidInputError } from "../errors.ts";
 import type { Watcher, WatcherRegistry } from "../ports.ts";
 import { callAws, isAwsError } from "./aws-errors.ts";

@@ -1,5 +1,5 @@
 /** Opaque paging cursors: DynamoDB's LastEvaluatedKey, base64url-encoded JSON. */
-import { z } from "zod";
+import * as z from "zod";
 import { InvalidInputError } from "../errors.ts";
 
 const keySchema = z.record(z.string(), z.union([z.string(), z.number()]));

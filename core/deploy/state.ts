@@ -2,7 +2,7 @@
  * The deploy workflow's state: the execution input, and what each step adds under its own key
  * (the ASL's ResultPath). Every task parses the part it reads, so a malformed state fails loudly.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { artifactRefSchema, rollbackTargetSchema } from "../deployment.ts";
 import { InvalidInputError } from "../errors.ts";
 import { manifestSchema } from "../manifest.ts";

@@ -11,7 +11,7 @@
  * Events are best effort, so the workflow also checks by itself when the task times out (the
  * service's poll interval), and a missed event costs at most one interval, as polling did.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Clock, TaskCallbacks, WatcherRegistry } from "../ports.ts";
 import { type BakeDeps, checkBuilder, checkImage } from "./bake.ts";
 import { checkRefresh, type RollDeps } from "./roll.ts";

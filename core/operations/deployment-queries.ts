@@ -2,7 +2,7 @@
  * Reading deployments for operators: one by id, or pages newest first, across services or for
  * one, optionally only some statuses.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Deployment, DeploymentStatus } from "../deployment.ts";
 import { DeploymentNotFoundError, InvalidInputError } from "../errors.ts";
 import type { DeploymentHistory, Page } from "../ports.ts";

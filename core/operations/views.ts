@@ -2,7 +2,7 @@
  * What operators see: the shapes the HTTP API returns and the CLI and dashboard read. One schema
  * per view, so the API's OpenAPI document, its responses and its clients cannot drift apart.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { kilnTag } from "../deploy/tags.ts";
 import {
   type Deployment,

@@ -2,7 +2,7 @@
  * The record of one prune run: what was selected and removed, what was kept and why, what went
  * wrong. It is stored in the history table, returned by the API and summarised to people.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const isoTime = z.iso.datetime({ offset: true });
 

@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 import { optionalEnv } from "../environment.ts";
 
 export interface Caller {

@@ -2,7 +2,7 @@
  * The OpenAPI 3.1 document of the operator API, built from the routes' own zod schemas
  * (`z.toJSONSchema`), so it says what the router parses and the handlers return.
  */
-import { z } from "zod";
+import * as z from "zod";
 import {
   deploymentPageSchema,
   deploymentViewSchema,

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 import {
   ArtifactRejectedError,
   ConflictError,

@@ -3,7 +3,7 @@
  * delete, and the scaling activities they leave behind.
  */
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import type { ActionHandler } from "./action-handler.ts";
 import { activeRefreshOf, findGroup, requireGroup } from "./emulator-context.ts";
 import { AutoScalingError, groupNotFound } from "./errors.ts";

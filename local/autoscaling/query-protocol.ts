@@ -3,7 +3,7 @@
  * `Name.member.N`, and XML responses in PascalCase whose lists are `<member>` entries.
  */
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { AutoScalingError } from "./errors.ts";
 
 export const xmlNamespace = "http://autoscaling.amazonaws.com/doc/2011-01-01/";

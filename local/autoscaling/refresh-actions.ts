@@ -3,7 +3,7 @@
  * AWS applies (one refresh at a time; rollback only to a pinned launch template version).
  */
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import type { ActionHandler } from "./action-handler.ts";
 import { activeRefreshOf, requireGroup } from "./emulator-context.ts";
 import { AutoScalingError } from "./errors.ts";

@@ -1,5 +1,5 @@
 /** Parameter schemas that several Auto Scaling actions share. */
-import { z } from "zod";
+import * as z from "zod";
 import type { LaunchTemplateRequest } from "./ec2-fleet.ts";
 
 export const groupNameParam = z.string().min(1).max(255);

@@ -3,7 +3,7 @@
  * scaling activities. The schemas double as the format of `state.json`, which is parsed
  * on load like any other input.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** A launch template as a group or an instance names it; the version may be `$Latest`. */
 export const launchTemplateRefSchema = z.object({

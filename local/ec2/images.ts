@@ -1,6 +1,6 @@
 /** CreateImage, DescribeImages and DeregisterImage. */
 import { rm } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { ACCOUNT_ID, type ActionHandler, hostArchitecture } from "./context.ts";
 import { Ec2Error, incorrectInstanceState } from "./errors.ts";
 import { applyFilters, tagFilterValues } from "./filters.ts";

@@ -3,7 +3,7 @@
  * GetConsoleOutput: the instance as AWS describes it, and the API side of its lifecycle.
  */
 import { open, stat } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { ACCOUNT_ID, type ActionHandler, type Ec2Context, hostArchitecture } from "./context.ts";
 import { Ec2Error } from "./errors.ts";
 import { applyFilters, tagFilterValues } from "./filters.ts";

@@ -3,7 +3,7 @@
  * tags, metadata options, block devices, instance profile, security groups, shutdown behaviour),
  * parsed from either request into one shape, `LaunchTemplateData`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { Ec2Error } from "./errors.ts";
 import {
   queryBool,

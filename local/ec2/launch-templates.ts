@@ -3,7 +3,7 @@
  * DescribeLaunchTemplates, DescribeLaunchTemplateVersions, ModifyLaunchTemplate and
  * DeleteLaunchTemplate, with the error codes AWS uses for each.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { fingerprintOf, previousCreation, rememberCreation } from "./client-tokens.ts";
 import { ACCOUNT_ID, type ActionHandler } from "./context.ts";
 import { Ec2Error, missingParameter } from "./errors.ts";

@@ -3,7 +3,7 @@
  * `LaunchTemplate.Version`). The body is turned into a tree, then each action parses the tree
  * with its own zod schema; an invalid tree becomes the error AWS would return.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { Ec2Error, invalidParameterValue, missingParameter } from "./errors.ts";
 
 export interface QueryTree {

@@ -4,7 +4,7 @@
  * return the first reservation instead of launching again.
  */
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { fingerprintOf, previousCreation, rememberCreation } from "./client-tokens.ts";
 import { ACCOUNT_ID, type ActionHandler, type Ec2Context } from "./context.ts";
 import { Ec2Error, missingParameter } from "./errors.ts";

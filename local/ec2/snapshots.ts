@@ -1,5 +1,5 @@
 /** DescribeSnapshots and DeleteSnapshot: the snapshots CreateImage records for each image. */
-import { z } from "zod";
+import * as z from "zod";
 import { ACCOUNT_ID, type ActionHandler } from "./context.ts";
 import { Ec2Error } from "./errors.ts";
 import { applyFilters, tagFilterValues } from "./filters.ts";

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 export const tagSchema = z.object({ key: z.string(), value: z.string() });
 export type Tag = z.infer<typeof tagSchema>;

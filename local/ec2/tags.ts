@@ -1,5 +1,5 @@
 /** Tags on every taggable resource, and the CreateTags, DeleteTags and DescribeTags actions. */
-import { z } from "zod";
+import * as z from "zod";
 import type { ActionHandler } from "./context.ts";
 import { Ec2Error } from "./errors.ts";
 import { applyFilters } from "./filters.ts";

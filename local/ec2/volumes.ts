@@ -1,5 +1,5 @@
 /** DescribeVolumes: the root and extra volumes of instances, where their encryption and size show. */
-import { z } from "zod";
+import * as z from "zod";
 import { ACCOUNT_ID, type ActionHandler } from "./context.ts";
 import { Ec2Error } from "./errors.ts";
 import { applyFilters, tagFilterValues } from "./filters.ts";

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type ServerResponse } from "node:http";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { closeServer, type Log, listen, readBody } from "../endpoints.ts";
 import { decodeHeaderValue, renderMime } from "./mime.ts";
 

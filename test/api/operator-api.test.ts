@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { packDirectory } from "../../cli/artifact-packing.ts";
 import { deploymentIdForObject } from "../../core/deployment-id.ts";
 import {

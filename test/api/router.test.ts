@@ -5,7 +5,7 @@
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { createAuthenticator } from "../../functions/api/auth.ts";
 import { createRouter, defineRoute, noInput } from "../../functions/api/router.ts";
 

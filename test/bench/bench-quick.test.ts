@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const figureNumbers = [1, 2, 3, 4, 5, 6, 7, 8];

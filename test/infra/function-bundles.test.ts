@@ -18,7 +18,6 @@ import {
   type FunctionBundles,
   functionBuildOptions,
   inlineConstantKeys,
-  namespaceZodImport,
 } from "../../stacks/function-bundles.ts";
 import { type KilnFunctionName, kilnFunctionNames, kilnFunctions } from "../../workflows/functions.ts";
 import { created, only, type Synthesis, synthesize } from "./synth.ts";
@@ -102,12 +101,6 @@ describe("the builder's plugins", () => {
         '                "xmlName": _m }], [1, { [_other]: 1 }]]];',
         "const pick = (o) => o[_xN];",
       ].join("\n"),
-    );
-  });
-
-  it("import zod as a namespace, which means the same", () => {
-    expect(namespaceZodImport('import { z } from "zod";\nimport type { z as Z } from "zod";\n')).toBe(
-      'import * as z from "zod";\nimport type { z as Z } from "zod";\n',
     );
   });
 

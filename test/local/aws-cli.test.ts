@@ -16,7 +16,7 @@ import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { type LocalCloud, startLocalCloud } from "../../local/cloud.ts";
 import { Timescale } from "../../local/timescale.ts";
 

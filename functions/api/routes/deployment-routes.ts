@@ -1,5 +1,5 @@
 /** Deployments: request one, list them, read one with its step timeline, cancel one. */
-import { z } from "zod";
+import * as z from "zod";
 import { ArtifactRejectedError } from "../../../core/errors.ts";
 import { serviceNameSchema, versionSchema } from "../../../core/manifest.ts";
 import { deployArtifact } from "../../../core/operations/artifact-requests.ts";

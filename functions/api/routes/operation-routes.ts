@@ -1,5 +1,5 @@
 /** Uploading an artifact, and pruning images. */
-import { z } from "zod";
+import * as z from "zod";
 import { serviceNameSchema, versionSchema } from "../../../core/manifest.ts";
 import { requestUpload } from "../../../core/operations/artifact-requests.ts";
 import { uploadTicketSchema } from "../../../core/operations/views.ts";

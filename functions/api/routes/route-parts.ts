@@ -1,5 +1,5 @@
 /** Schemas and helpers several routes share. */
-import { z } from "zod";
+import * as z from "zod";
 import { deploymentStatuses } from "../../../core/deployment.ts";
 import { serviceNameSchema } from "../../../core/manifest.ts";
 import type { Caller } from "../auth.ts";

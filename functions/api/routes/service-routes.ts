@@ -1,5 +1,5 @@
 /** Services: register one, list and read them, their images and instances, roll one back. */
-import { z } from "zod";
+import * as z from "zod";
 import { serviceNameSchema } from "../../../core/manifest.ts";
 import { rollBackService } from "../../../core/operations/roll-back-service.ts";
 import {
