@@ -4,7 +4,7 @@
  * invocations of Task states (scheduled, started, succeeded, failed, timed out).
  */
 import type { StateMachine } from "aws-local-stepfunctions";
-import { z } from "zod";
+import * as z from "zod";
 import { mapItemCount } from "./definition.ts";
 
 export const historyEventSchema = z.object({

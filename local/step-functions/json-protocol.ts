@@ -4,7 +4,7 @@
  * (which the SDK turns into an exception named `__type`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { z } from "zod";
+import * as z from "zod";
 import { readBody } from "../endpoints.ts";
 
 export class SfnError extends Error {
