@@ -2,9 +2,11 @@
  * Reading an ASL definition: compiling it for aws-local-stepfunctions (which validates it) and
  * finding the states the local runtime must treat specially — every Task (bound to a local
  * handler by state name), every Wait and Retry (scaled for tests) — also inside Map and Parallel.
+ * Callback Task states run from a local copy of the definition (see `localCallbackState`).
  */
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
-import { z } from "zod";
+import * as z from "zod";
+import { lambdaInvokeCallbackResource, localCallbackState } from "./callbacks.ts";
 
 const retrierSchema = z.looseObject({ IntervalSeconds: z.number().optional() });
 
@@ -12,6 +14,9 @@ interface StateFacts {
   Type: string;
   Resource?: string | undefined;
   TimeoutSeconds?: number | undefined;
+  TimeoutSecondsPath?: string | undefined;
+  HeartbeatSeconds?: number | undefined;
+  HeartbeatSecondsPath?: string | undefined;
   Seconds?: number | undefined;
   InputPath?: string | null | undefined;
   ItemsPath?: string | undefined;
@@ -30,6 +35,9 @@ const stateSchema: z.ZodType<StateFacts> = z.lazy(() =>
     Type: z.string(),
     Resource: z.string().optional(),
     TimeoutSeconds: z.number().optional(),
+    TimeoutSecondsPath: z.string().optional(),
+    HeartbeatSeconds: z.number().optional(),
+    HeartbeatSecondsPath: z.string().optional(),
     Seconds: z.number().optional(),
     InputPath: z.string().nullable().optional(),
     ItemsPath: z.string().optional(),
@@ -51,6 +59,16 @@ export interface TaskStateFacts {
   resource: string;
   /** The state's own timeout; the interpreter applies 60 s when the state has none. */
   timeoutSeconds: number;
+  /** Set for callback states (`.waitForTaskToken`): their timeouts as written. */
+  callback?: CallbackFacts | undefined;
+}
+
+/** A callback state's timeouts; paths are resolved against the state's input when it runs. */
+export interface CallbackFacts {
+  timeoutSeconds?: number | undefined;
+  timeoutSecondsPath?: string | undefined;
+  heartbeatSeconds?: number | undefined;
+  heartbeatSecondsPath?: string | undefined;
 }
 
 export interface CompiledDefinition {
@@ -75,21 +93,56 @@ export function compileDefinition(definition: string): CompiledDefinition {
   if (!isStateMachineDefinition(parsed)) {
     throw new InvalidDefinitionError("Invalid State Machine Definition: StartAt and States are required");
   }
-  let machine: StateMachine;
   try {
-    machine = new StateMachine(parsed, { validationOptions: { checkArn: true, checkPaths: true } });
+    new StateMachine(parsed, { validationOptions: { checkArn: true, checkPaths: true } });
   } catch (error) {
     throw new InvalidDefinitionError(error instanceof Error ? error.message : String(error));
   }
+  // The definition is valid as written; the interpreter runs a local copy of it, validated above.
+  const local = withLocalCallbackStates(parsed);
+  const machine = new StateMachine(local as StateMachineDefinition, {
+    validationOptions: { noValidate: true },
+  });
   const states = new Map<string, StateFacts>();
   collectStates(machineSchema.parse(parsed), states);
   const tasks = new Map<string, TaskStateFacts>();
   for (const [name, state] of states) {
     if (state.Type === "Task" && state.Resource !== undefined) {
-      tasks.set(name, { resource: state.Resource, timeoutSeconds: state.TimeoutSeconds ?? 60 });
+      const callback =
+        state.Resource === lambdaInvokeCallbackResource
+          ? {
+              timeoutSeconds: state.TimeoutSeconds,
+              timeoutSecondsPath: state.TimeoutSecondsPath,
+              heartbeatSeconds: state.HeartbeatSeconds,
+              heartbeatSecondsPath: state.HeartbeatSecondsPath,
+            }
+          : undefined;
+      tasks.set(name, { resource: state.Resource, timeoutSeconds: state.TimeoutSeconds ?? 60, callback });
     }
   }
   return { machine, states, tasks };
+}
+
+/** A copy of a definition whose callback Task states, nested ones included, are their local copies. */
+function withLocalCallbackStates(definition: unknown): unknown {
+  const copy = structuredClone(definition);
+  const visit = (machine: unknown): void => {
+    if (!isRecord(machine) || !isRecord(machine.States)) return;
+    for (const [name, state] of Object.entries(machine.States)) {
+      if (!isRecord(state)) continue;
+      if (state.Type === "Task" && state.Resource === lambdaInvokeCallbackResource) {
+        machine.States[name] = localCallbackState(state);
+      }
+      visit(state.ItemProcessor ?? state.Iterator);
+      if (Array.isArray(state.Branches)) for (const branch of state.Branches) visit(branch);
+    }
+  };
+  visit(copy);
+  return copy;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function collectStates(machine: MachineFacts, into: Map<string, StateFacts>): void {
@@ -106,7 +159,8 @@ function collectStates(machine: MachineFacts, into: Map<string, StateFacts>): vo
  * retrier's `IntervalSeconds` by `scale`. A scaled retrier waits its scaled interval on every
  * attempt (the interpreter's overrides have no backoff). Waits given by `SecondsPath`,
  * `Timestamp` or `TimestampPath` depend on the input and run as written: give them small values
- * (0 is allowed) from the configuration under test.
+ * (0 is allowed) from the configuration under test. Callback timeouts and heartbeats are never
+ * scaled: they are deadlines for an answer from elsewhere.
  */
 export function scaledTimeOverrides(
   states: Map<string, StateFacts>,

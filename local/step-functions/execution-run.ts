@@ -3,12 +3,24 @@
  * state name, nested ones included) to the caller's `invokeFunction`, the interpreter's events
  * and the Lambda invocations become AWS's history, and the outcome ends the record.
  *
+ * Callback tasks (`lambda:invoke.waitForTaskToken`) invoke their function, then wait for
+ * SendTaskSuccess, SendTaskFailure or a timeout; the run keeps their outstanding tokens.
+ *
  * The interpreter cannot resume a state it was in: an execution interrupted by the local cloud
  * stopping stays RUNNING on disk and is ABORTED when the local cloud starts again.
  */
 import { randomUUID } from "node:crypto";
 import { ExecutionError, ExecutionTimeoutError, type RunOptions } from "aws-local-stepfunctions";
 import { accountId, type Log, region } from "../endpoints.ts";
+import {
+  encodeTaskToken,
+  isPositiveInteger,
+  lambdaInvokeCallbackResource,
+  newNonce,
+  readCallbackInput,
+  type TaskAnswer,
+  type TaskTokenState,
+} from "./callbacks.ts";
 import { type CompiledDefinition, scaledTimeOverrides, type TaskStateFacts } from "./definition.ts";
 import type { ExecutionRecord, ExecutionStatus } from "./execution-store.ts";
 import { ExecutionHistory, type InterpreterEvent, jsonText } from "./history.ts";
@@ -25,18 +37,220 @@ const lambdaFunctionArnPattern = /^arn:aws:lambda:[^:]+:\d{12}:function:[^:]+(:[
 
 /** Whether a Task resource is one the local Step Functions can run (a Lambda function). */
 export function isLambdaResource(resource: string): boolean {
-  return resource === lambdaInvokeResource || lambdaFunctionArnPattern.test(resource);
+  return (
+    resource === lambdaInvokeResource ||
+    resource === lambdaInvokeCallbackResource ||
+    lambdaFunctionArnPattern.test(resource)
+  );
 }
 
 function toJsonValue(value: unknown): JsonValue {
   return JSON.parse(JSON.stringify(value ?? null));
 }
 
-/** An error as the interpreter sees it: its name is the ASL error, its message the Cause. */
+/**
+ * An error as the interpreter sees it: its name is the ASL error, its message the Cause. The
+ * interpreter reads `isRetryable` and `isCatchable` (both true when absent).
+ */
 class TaskError extends Error {
-  constructor(name: string, cause: string) {
+  constructor(
+    name: string,
+    cause: string,
+    readonly isRetryable = true,
+    readonly isCatchable = true,
+  ) {
     super(cause);
     this.name = name;
+  }
+}
+
+/** States.Runtime, which neither Retry nor Catch matches (as on AWS). */
+function runtimeError(cause: string): TaskError {
+  return new TaskError("States.Runtime", cause, false, false);
+}
+
+/** How a callback task ended, once its history event has been recorded. */
+type CallbackDecision =
+  | { kind: "succeeded"; output: JsonValue }
+  | { kind: "failed"; error: string; cause: string }
+  | { kind: "timed out" }
+  | { kind: "heartbeat timed out"; cause: string }
+  | { kind: "cancelled" };
+
+type CallbackOutcome = "Succeeded" | "Failed" | "TimedOut";
+
+/** A timeout or heartbeat in seconds as a state gives it: absent, a positive integer, or invalid. */
+function secondsOf(value: unknown): number | undefined | "invalid" {
+  if (value === undefined) return undefined;
+  return isPositiveInteger(value) ? value : "invalid";
+}
+
+/**
+ * A handler's promise, marked handled: the interpreter may fail the state for its own reasons
+ * between calling the handler and awaiting it (then nobody awaits it), and a rejection nobody
+ * awaits must not take the local cloud down. The interpreter, when it awaits, still sees it.
+ */
+function awaitedOrNot<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** What the handler of a callback state returns (or throws) for a decision. */
+async function applyDecision(decision: CallbackDecision): Promise<JsonValue> {
+  switch (decision.kind) {
+    case "succeeded":
+      return decision.output;
+    case "failed":
+      throw new TaskError(decision.error, decision.cause);
+    case "heartbeat timed out":
+      throw new TaskError("States.HeartbeatTimeout", decision.cause);
+    case "timed out":
+      // The interpreter's timer for the same time fires in this same round of timers and fails
+      // the state with its own States.Timeout; settle after it, so that this is ignored.
+      await new Promise((resolve) => setImmediate(resolve));
+      throw new TaskError("States.Timeout", "the task timed out");
+    case "cancelled":
+      throw runtimeError("the execution has stopped");
+  }
+}
+
+/**
+ * One attempt of a callback task, from the claim of its token to its end. The token is open while
+ * the function runs and while the task waits. An answer that comes while the function still runs
+ * uses the token up but applies once the invocation has returned (history: TaskSubmitted, then
+ * the answer's event); the task's timeout still runs until then.
+ */
+class CallbackAttempt {
+  private phase: "invoking" | "waiting" | "ended" = "invoking";
+  private held: Exclude<TaskAnswer, { kind: "heartbeat" }> | undefined;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private decide: (decision: CallbackDecision) => void = () => {};
+  /** Settles when the attempt has ended other than by its invocation's return or failure. */
+  readonly decided = new Promise<CallbackDecision>((resolve) => {
+    this.decide = resolve;
+  });
+
+  constructor(
+    private readonly options: {
+      stateName: string;
+      timeoutSeconds: number | undefined;
+      heartbeatSeconds: number | undefined;
+      /** Records a Task<outcome> event of the callback integration. */
+      event: (outcome: CallbackOutcome, details: Record<string, unknown>) => void;
+      /** The token is used up: no longer open, and answers for it are TaskTimedOut. */
+      closeToken: () => void;
+    },
+  ) {}
+
+  get timeoutSeconds(): number | undefined {
+    return this.options.timeoutSeconds;
+  }
+
+  get heartbeatSeconds(): number | undefined {
+    return this.options.heartbeatSeconds;
+  }
+
+  get ended(): boolean {
+    return this.phase === "ended";
+  }
+
+  /**
+   * Starts the timeout and the heartbeat clock. Called in the handler's synchronous step: the
+   * interpreter sets its own timer for the same timeout right after, so this one fires first,
+   * records TaskTimedOut, and the interpreter's then fails the state with States.Timeout (which
+   * States.TaskFailed does not match, as on AWS).
+   */
+  start(): void {
+    const { timeoutSeconds } = this.options;
+    if (timeoutSeconds !== undefined) {
+      this.timeoutTimer = setTimeout(() => {
+        if (this.ended) return;
+        this.end();
+        this.options.event("TimedOut", {
+          error: "States.Timeout",
+          cause: `${this.options.stateName} had no callback within ${timeoutSeconds} seconds`,
+        });
+        this.decide({ kind: "timed out" });
+      }, timeoutSeconds * 1000);
+    }
+    this.restartHeartbeat();
+  }
+
+  answer(answer: TaskAnswer): void {
+    if (this.ended || this.held !== undefined) return;
+    if (answer.kind === "heartbeat") {
+      this.restartHeartbeat();
+      return;
+    }
+    if (this.phase === "invoking") {
+      this.held = answer;
+      clearTimeout(this.heartbeatTimer);
+      this.options.closeToken();
+      return;
+    }
+    this.end();
+    this.decide(this.record(answer));
+  }
+
+  /** The execution has ended or the local cloud is stopping: the token is void, the state released. */
+  cancel(): void {
+    if (this.ended) return;
+    this.end();
+    this.decide({ kind: "cancelled" });
+  }
+
+  /** The function returned (TaskSubmitted is recorded): an answer held meanwhile applies now. */
+  invocationReturned(): CallbackDecision | undefined {
+    if (this.ended) return undefined;
+    if (this.held !== undefined) {
+      this.end();
+      return this.record(this.held);
+    }
+    this.phase = "waiting";
+    return undefined;
+  }
+
+  /** The function failed: so does the task, unless it has ended or was answered meanwhile. */
+  invocationFailed(error: string, cause: string): CallbackDecision | undefined {
+    if (this.ended) return undefined;
+    this.end();
+    if (this.held !== undefined) return this.record(this.held);
+    this.options.event("Failed", { error, cause });
+    return { kind: "failed", error, cause };
+  }
+
+  private restartHeartbeat(): void {
+    const { heartbeatSeconds } = this.options;
+    if (heartbeatSeconds === undefined) return;
+    clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = setTimeout(() => {
+      if (this.ended) return;
+      const cause = `${this.options.stateName} had no heartbeat for ${heartbeatSeconds} seconds`;
+      this.end();
+      this.options.event("TimedOut", { error: "States.HeartbeatTimeout", cause });
+      this.decide({ kind: "heartbeat timed out", cause });
+    }, heartbeatSeconds * 1000);
+  }
+
+  /** Records the event of SendTaskSuccess or SendTaskFailure and says what the task does. */
+  private record(answer: Exclude<TaskAnswer, { kind: "heartbeat" }>): CallbackDecision {
+    if (answer.kind === "success") {
+      this.options.event("Succeeded", { output: answer.output, outputDetails: { truncated: false } });
+      return { kind: "succeeded", output: JSON.parse(answer.output) };
+    }
+    const details: Record<string, unknown> = {};
+    if (answer.error !== undefined) details.error = answer.error;
+    if (answer.cause !== undefined) details.cause = answer.cause;
+    this.options.event("Failed", details);
+    return { kind: "failed", error: answer.error ?? "", cause: answer.cause ?? "" };
+  }
+
+  private end(): void {
+    this.phase = "ended";
+    clearTimeout(this.timeoutTimer);
+    clearTimeout(this.heartbeatTimer);
+    this.options.closeToken();
   }
 }
 
@@ -66,6 +280,12 @@ export class ExecutionRun {
   private abortInterpreter: (() => void) | undefined;
   private interrupted = false;
   private finished = false;
+  /** The nonce `$$.Task.Token` handed out for the attempt whose Parameters are being evaluated. */
+  private pendingNonce: string | undefined;
+  /** Callback attempts waiting for their token, by nonce. */
+  private readonly openCallbacks = new Map<string, CallbackAttempt>();
+  /** Nonces of callback attempts that have ended (answered, timed out, failed, cancelled). */
+  private readonly closedNonces = new Set<string>();
   /** Settles when the interpreter has finished and the record is final (or interrupted). */
   done: Promise<void> = Promise.resolve();
 
@@ -89,9 +309,26 @@ export class ExecutionRun {
 
     const taskResourceLocalHandlers: LocalHandlers = {};
     for (const [stateName, task] of compiled.tasks) {
-      taskResourceLocalHandlers[stateName] = (input) => this.runTask(stateName, task, input);
+      taskResourceLocalHandlers[stateName] =
+        task.callback === undefined
+          ? (input) => this.runTask(stateName, task, input)
+          : (input) => this.runCallbackTask(stateName, task, input);
     }
     const stateMachineName = record.stateMachineArn.split(":").at(-1) ?? "";
+    // The interpreter copies the context once per execution (a shallow copy: this object stays),
+    // so a getter is what gives each attempt of a callback state its own token. The interpreter
+    // evaluates a state's Parameters and calls its handler in one synchronous step, so the
+    // handler claims the nonce its Parameters just read (reading the token twice in one
+    // Parameters gives the same token).
+    const token = () => {
+      this.pendingNonce ??= newNonce();
+      return encodeTaskToken(record.executionArn, this.pendingNonce);
+    };
+    const task = {
+      get Token(): string {
+        return token();
+      },
+    };
     const execution = compiled.machine.run(JSON.parse(record.input), {
       overrides: { taskResourceLocalHandlers, ...scaledTimeOverrides(compiled.states, waitScale) },
       noThrowOnAbort: true,
@@ -103,6 +340,7 @@ export class ExecutionRun {
           StartTime: new Date(record.startDate).toISOString(),
         },
         StateMachine: { Id: record.stateMachineArn, Name: stateMachineName },
+        Task: task,
       },
     });
     this.abortInterpreter = execution.abort;
@@ -134,7 +372,23 @@ export class ExecutionRun {
   /** The local cloud is stopping: halt the interpreter, leave the record RUNNING. */
   interrupt(): void {
     this.interrupted = true;
+    this.cancelCallbacks();
     this.abortInterpreter?.();
+  }
+
+  /** Whether the callback attempt given `nonce` waits for its answer, has ended, or never was. */
+  taskTokenState(nonce: string): TaskTokenState {
+    if (this.openCallbacks.has(nonce) && !this.finished && !this.interrupted) return "open";
+    return this.openCallbacks.has(nonce) || this.closedNonces.has(nonce) ? "ended" : "unknown";
+  }
+
+  /** SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat for an open token (see taskTokenState). */
+  answerTask(nonce: string, answer: TaskAnswer): void {
+    if (this.taskTokenState(nonce) === "open") this.openCallbacks.get(nonce)?.answer(answer);
+  }
+
+  private cancelCallbacks(): void {
+    for (const open of [...this.openCallbacks.values()]) open.cancel();
   }
 
   private async consume(events: AsyncGenerator<InterpreterEvent>): Promise<void> {
@@ -152,6 +406,8 @@ export class ExecutionRun {
   }
 
   private async runTask(stateName: string, task: TaskStateFacts, input: JsonValue): Promise<JsonValue> {
+    // A token read by a state that is not a callback is nobody's (and must not become the next one's).
+    this.pendingNonce = undefined;
     const optimised = task.resource === lambdaInvokeResource;
     const { functionArn, payload } = optimised
       ? optimisedInvocation(input)
@@ -226,6 +482,148 @@ export class ExecutionRun {
     }
   }
 
+  /**
+   * A callback task: invoke the function with the Payload (its response is not the result), then
+   * wait for SendTaskSuccess (the result: the parsed `output`) or SendTaskFailure (the task fails
+   * with `error` and `cause`). The function's own error fails the task, like the Lambda
+   * integration; `TimeoutSeconds(Path)` gives States.Timeout and `HeartbeatSeconds(Path)`
+   * States.HeartbeatTimeout. History: TaskScheduled, TaskStarted, TaskSubmitted (the invocation
+   * returned), then TaskSucceeded, TaskFailed or TaskTimedOut.
+   *
+   * Not async: the interpreter evaluates the state's Parameters (reading `$$.Task.Token`) and
+   * calls this handler in one synchronous step, and sets its own timeout timer right after the
+   * handler returns. So the token is claimed, and the attempt's timer set, before that.
+   */
+  private runCallbackTask(stateName: string, task: TaskStateFacts, input: JsonValue): Promise<JsonValue> {
+    const nonce = this.pendingNonce ?? newNonce();
+    this.pendingNonce = undefined;
+    const callback = task.callback ?? {};
+    const local = readCallbackInput(input);
+    const timeoutSeconds = secondsOf(
+      callback.timeoutSecondsPath === undefined ? callback.timeoutSeconds : local.TimeoutSecondsPath,
+    );
+    // The interpreter reads the same value and fails the state with States.Runtime before it
+    // awaits the promise returned here, which therefore must not reject.
+    if (timeoutSeconds === "invalid") return Promise.resolve(null);
+    const heartbeat =
+      callback.heartbeatSecondsPath === undefined ? callback.heartbeatSeconds : local.HeartbeatSecondsPath;
+    const heartbeatSeconds = secondsOf(heartbeat);
+    if (heartbeatSeconds === "invalid") {
+      return awaitedOrNot(
+        Promise.reject(
+          runtimeError(
+            `HeartbeatSecondsPath evaluated to ${jsonText(heartbeat)}, but expected an integer >= 1`,
+          ),
+        ),
+      );
+    }
+    if (this.finished || this.interrupted) {
+      return awaitedOrNot(Promise.reject(runtimeError("the execution has stopped")));
+    }
+    const attempt = new CallbackAttempt({
+      stateName,
+      timeoutSeconds,
+      heartbeatSeconds,
+      event: (outcome, details) => this.callbackEvent(outcome, details),
+      closeToken: () => {
+        this.openCallbacks.delete(nonce);
+        this.closedNonces.add(nonce);
+      },
+    });
+    this.openCallbacks.set(nonce, attempt);
+    attempt.start();
+    return awaitedOrNot(this.waitForCallback(stateName, toJsonValue(local.Parameters), attempt));
+  }
+
+  private async waitForCallback(
+    stateName: string,
+    parameters: JsonValue,
+    attempt: CallbackAttempt,
+  ): Promise<JsonValue> {
+    // Let the interpreter's pending events (this state's entry) reach the history first.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (attempt.ended) return applyDecision(await attempt.decided);
+    let invocation: { functionArn: string; payload: unknown };
+    try {
+      invocation = optimisedInvocation(parameters);
+    } catch (error) {
+      attempt.cancel();
+      throw error;
+    }
+    const { functionArn, payload } = invocation;
+    const { timeoutSeconds, heartbeatSeconds } = attempt;
+    this.history.add("TaskScheduled", "taskScheduledEventDetails", {
+      ...callbackResource,
+      region,
+      parameters: jsonText(parameters),
+      ...(timeoutSeconds === undefined ? {} : { timeoutInSeconds: timeoutSeconds }),
+      ...(heartbeatSeconds === undefined ? {} : { heartbeatInSeconds: heartbeatSeconds }),
+    });
+    this.history.add("TaskStarted", "taskStartedEventDetails", callbackResource);
+    this.changed();
+
+    // The task's timing in the stats is the invocation's own duration, which is what Lambda
+    // bills; the wait for the callback is not in it (a Standard workflow bills transitions).
+    const startedAt = Date.now();
+    const started = performance.now();
+    const invoked = this.options.invokeFunction(functionArn, payload).then(
+      (response) => ({ ok: true as const, response: toJsonValue(response) }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    const first = await Promise.race([invoked, attempt.decided]);
+    if (!("ok" in first)) {
+      // Timed out or cancelled while the function ran: its response no longer matters.
+      const timedOut = first.kind === "timed out" || first.kind === "heartbeat timed out";
+      void invoked.then((settled) =>
+        this.timing(
+          stateName,
+          functionArn,
+          startedAt,
+          started,
+          timedOut ? "timed out" : settled.ok ? "succeeded" : "failed",
+        ),
+      );
+      return applyDecision(first);
+    }
+    this.timing(stateName, functionArn, startedAt, started, first.ok ? "succeeded" : "failed");
+    let decision: CallbackDecision | undefined;
+    if (first.ok) {
+      if (!attempt.ended) {
+        this.callbackEvent("Submitted", {
+          output: jsonText(optimisedResult(first.response)),
+          outputDetails: { truncated: false },
+        });
+      }
+      decision = attempt.invocationReturned();
+    } else {
+      const { errorType, cause } = lambdaErrorCause(first.error);
+      decision = attempt.invocationFailed(errorType, cause);
+    }
+    return applyDecision(decision ?? (await attempt.decided));
+  }
+
+  private timing(
+    state: string,
+    functionArn: string,
+    startedAt: number,
+    started: number,
+    outcome: "succeeded" | "failed" | "timed out",
+  ): void {
+    this.record.stats.tasks.push({
+      state,
+      functionArn,
+      startedAt,
+      durationMs: performance.now() - started,
+      outcome,
+    });
+  }
+
+  private callbackEvent(outcome: CallbackOutcome | "Submitted", details: Record<string, unknown>): void {
+    if (this.finished || this.interrupted) return;
+    this.history.add(`Task${outcome}`, `task${outcome}EventDetails`, { ...callbackResource, ...details });
+    this.changed();
+  }
+
   private taskEvent(
     optimised: boolean,
     outcome: "Succeeded" | "Failed" | "TimedOut",
@@ -284,6 +682,7 @@ export class ExecutionRun {
   ): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    this.cancelCallbacks();
     const { record } = this;
     record.status = status;
     record.stopDate = Date.now();
@@ -299,6 +698,9 @@ export class ExecutionRun {
   }
 }
 
+/** How the history names the callback integration. */
+const callbackResource = { resourceType: "lambda", resource: "invoke.waitForTaskToken" };
+
 function optimisedInvocation(input: JsonValue): { functionArn: string; payload: unknown } {
   if (
     typeof input !== "object" ||
@@ -306,7 +708,7 @@ function optimisedInvocation(input: JsonValue): { functionArn: string; payload: 
     Array.isArray(input) ||
     typeof input.FunctionName !== "string"
   ) {
-    throw new TaskError("States.Runtime", "lambda:invoke needs Parameters with a FunctionName");
+    throw runtimeError("lambda:invoke needs Parameters with a FunctionName");
   }
   const name = input.FunctionName;
   const functionArn = name.startsWith("arn:")

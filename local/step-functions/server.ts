@@ -4,7 +4,8 @@
  *
  * Actions: CreateStateMachine, UpdateStateMachine, DeleteStateMachine, DescribeStateMachine,
  * ListStateMachines, StartExecution, DescribeExecution, StopExecution, ListExecutions,
- * GetExecutionHistory. Only STANDARD state machines whose tasks are Lambda functions.
+ * GetExecutionHistory, and SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat for callback tasks.
+ * Only STANDARD state machines whose tasks are Lambda functions.
  *
  * Executions persist under `<stateDir>/sfn/`. The interpreter cannot resume an execution in the
  * middle of a state, so executions still RUNNING when the local cloud stopped are ABORTED (with
@@ -13,10 +14,11 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { closeServer, type Log, listen } from "../endpoints.ts";
 import { EventDelivery } from "../event-delivery.ts";
 import { executionArn, isValidName, stateMachineArn, stateMachineNameOf } from "./arns.ts";
+import { decodeTaskToken } from "./callbacks.ts";
 import { type CompiledDefinition, compileDefinition, InvalidDefinitionError } from "./definition.ts";
 import { ExecutionRun, type InvokeFunction, isLambdaResource } from "./execution-run.ts";
 import {
@@ -70,6 +72,11 @@ interface StateMachineEntry {
 
 const arnInput = z.string().min(1);
 const maxResultsInput = z.number().int().min(0).max(1000).optional();
+const taskTokenInput = z.string().min(1).max(2048);
+/** SendTaskSuccess's output: at most 256 KiB of UTF-8. */
+const taskOutputInput = z
+  .string()
+  .refine((text) => Buffer.byteLength(text, "utf8") <= 262144, "output is longer than 262144 bytes");
 
 const inputs = {
   CreateStateMachine: z.looseObject({
@@ -110,6 +117,13 @@ const inputs = {
     nextToken: z.string().optional(),
     includeExecutionData: z.boolean().optional(),
   }),
+  SendTaskSuccess: z.looseObject({ taskToken: taskTokenInput, output: taskOutputInput }),
+  SendTaskFailure: z.looseObject({
+    taskToken: taskTokenInput,
+    error: z.string().max(256).optional(),
+    cause: z.string().max(32768).optional(),
+  }),
+  SendTaskHeartbeat: z.looseObject({ taskToken: taskTokenInput }),
 };
 
 const seconds = (ms: number) => ms / 1000;
@@ -167,6 +181,34 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
       throw new SfnError("ExecutionDoesNotExist", `Execution Does Not Exist: '${arn}'`);
     }
     return record;
+  }
+
+  /**
+   * The waiting task a token names. A string that is not a token this endpoint issues is
+   * InvalidToken; a token whose task has ended (answered, timed out, failed, or its execution
+   * ended, also before a restart) is TaskTimedOut; a well-formed token that no task was given
+   * (or of an execution that does not exist) is TaskDoesNotExist.
+   */
+  function waitingTask(taskToken: string): { run: ExecutionRun; nonce: string } {
+    const decoded = decodeTaskToken(taskToken);
+    if (decoded === undefined) {
+      throw new SfnError("InvalidToken", "Invalid Token: the token was not issued by this Step Functions");
+    }
+    const record = executions.get(decoded.executionArn);
+    const run = runs.get(decoded.executionArn);
+    const state =
+      record === undefined
+        ? "unknown"
+        : record.status !== "RUNNING" || run === undefined
+          ? "ended"
+          : run.taskTokenState(decoded.nonce);
+    if (state === "unknown") {
+      throw new SfnError("TaskDoesNotExist", "Task Does Not Exist: no task was given this token");
+    }
+    if (state === "ended" || run === undefined) {
+      throw new SfnError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
+    }
+    return { run, nonce: decoded.nonce };
   }
 
   function compile(definition: string): CompiledDefinition {
@@ -404,6 +446,34 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
         })),
         ...(nextToken === undefined ? {} : { nextToken }),
       };
+    },
+
+    // The answers of callback tasks. Each checks the token, then its other fields, and hands the
+    // answer over in the same synchronous step, so no timeout can come between.
+    async SendTaskSuccess(body) {
+      const input = inputs.SendTaskSuccess.parse(body);
+      const task = waitingTask(input.taskToken);
+      try {
+        JSON.parse(input.output);
+      } catch {
+        throw new SfnError("InvalidOutput", "Invalid Output: the output is not JSON");
+      }
+      task.run.answerTask(task.nonce, { kind: "success", output: input.output });
+      return {};
+    },
+
+    async SendTaskFailure(body) {
+      const input = inputs.SendTaskFailure.parse(body);
+      const task = waitingTask(input.taskToken);
+      task.run.answerTask(task.nonce, { kind: "failure", error: input.error, cause: input.cause });
+      return {};
+    },
+
+    async SendTaskHeartbeat(body) {
+      const input = inputs.SendTaskHeartbeat.parse(body);
+      const task = waitingTask(input.taskToken);
+      task.run.answerTask(task.nonce, { kind: "heartbeat" });
+      return {};
     },
 
     async GetExecutionHistory(body) {
