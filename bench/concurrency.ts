@@ -15,7 +15,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import type { Deployment } from "../core/deployment.ts";
 import type { FunctionStats } from "../local/functions.ts";
-import { type BenchCloud, ec2Seconds, startBenchCloud } from "./bench-cloud.ts";
+import { type BenchCloud, startBenchCloud } from "./bench-cloud.ts";
 import { timeOutsideWaitLoops } from "./deployment-timeline.ts";
 import { type BenchOptions, type FigureResult, millis, ratio, seconds } from "./figure.ts";
 import { median, summarize } from "./stats.ts";
@@ -47,10 +47,9 @@ function durationsBetween(before: FunctionStats[], after: FunctionStats[]): numb
 
 /**
  * A deployment's floor: its builder's boot and stop, its image's snapshot and its canary's boot
- * at their nominal durations (operations of deployments running at once cannot be told apart in
- * the timescale's report; the varied durations average to the nominal), plus its own group's
- * instance refresh, StartTime → EndTime as DescribeInstanceRefreshes reports it. The same for
- * the lone deployments and for the concurrent ones.
+ * as the local cloud's timescale recorded them for its own instances and image (each operation
+ * names the resource it concerns), plus its own group's instance refresh, StartTime → EndTime as
+ * DescribeInstanceRefreshes reports it. The same for the lone deployments and the concurrent ones.
  */
 async function floorOf(bench: BenchCloud, record: Deployment): Promise<number> {
   const refreshes = await bench.autoScaling.send(
@@ -62,8 +61,19 @@ async function floorOf(bench: BenchCloud, record: Deployment): Promise<number> {
   const refresh = refreshes.InstanceRefreshes?.[0];
   const refreshMs =
     refresh?.StartTime && refresh.EndTime ? refresh.EndTime.getTime() - refresh.StartTime.getTime() : 0;
-  const nominal = (seconds: number) => bench.timescale.nominalMs(seconds);
-  return 2 * nominal(ec2Seconds.boot) + nominal(ec2Seconds.stop) + nominal(ec2Seconds.snapshot) + refreshMs;
+  const spent = (operation: string, subject: string | undefined) => {
+    const event = bench.timescale.events.find((e) => e.operation === operation && e.subject === subject);
+    if (subject === undefined || event === undefined)
+      throw new Error(`${record.id}: no ${operation} recorded for ${subject ?? "its resource"}`);
+    return event.ms;
+  };
+  return (
+    spent("ec2:boot", record.builderInstanceId) +
+    spent("ec2:stop", record.builderInstanceId) +
+    spent("ec2:snapshot", record.imageId) +
+    spent("ec2:boot", record.canaryInstanceId) +
+    refreshMs
+  );
 }
 
 /** Checks that the deployment landed on its own group, with its own image, serving its own version. */
@@ -203,7 +213,7 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
       number: 4,
       id: "concurrency",
       title: `${count} services deploying at once`,
-      method: `${count} services, each with its own group of ${capacity}, bootstrapped; ${loneRuns} of them then deployed alone, one after the other (the baseline), then all ${count} uploaded a new version at the same moment (fresh bakes). Timescale ${options.timescale}. AWS-like durations varied by up to ±25%. Floor per deployment: builder boot and stop, snapshot, canary boot at their nominal durations, plus its own group's refresh (DescribeInstanceRefreshes StartTime→EndTime); the same for lone and concurrent. Median of each set.`,
+      method: `${count} services, each with its own group of ${capacity}, bootstrapped; ${loneRuns} of them then deployed alone, one after the other (the baseline), then all ${count} uploaded a new version at the same moment (fresh bakes). Timescale ${options.timescale}. AWS-like durations varied by up to ±25%. Floor per deployment: its builder's boot and stop, its image's snapshot and its canary's boot as the local cloud recorded them for its own resources, plus its own group's refresh (DescribeInstanceRefreshes StartTime→EndTime); the same for lone and concurrent. Median of each set.`,
       tables: [
         {
           title: "Every deployment",

@@ -17,6 +17,8 @@ export interface OperationEvent {
   endedAt: number;
   /** How long it took, ms (as the timescale reports it). */
   ms: number;
+  /** The resource it concerned (instance id, image id, group name), when the emulator said. */
+  subject?: string | undefined;
 }
 
 /** A timescale that keeps every operation's end, optionally with varied durations. */
@@ -41,8 +43,8 @@ export class RecordingTimescale extends Timescale {
     return this.jitter === 0 ? exact : Math.round(exact * (1 + (Math.random() * 2 - 1) * this.jitter));
   }
 
-  override record(operation: string, ms: number): void {
-    super.record(operation, ms);
-    this.events.push({ operation, endedAt: Date.now(), ms });
+  override record(operation: string, ms: number, subject?: string): void {
+    super.record(operation, ms, subject);
+    this.events.push({ operation, endedAt: Date.now(), ms, subject });
   }
 }

@@ -28,8 +28,11 @@ export class Timescale {
     return Math.round(awsSeconds * 1000 * this.factor);
   }
 
-  /** Waits as long as the operation would take at this timescale and records it. */
-  async delay(operation: string, awsSeconds: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits as long as the operation would take at this timescale and records it, with the
+   * resource it concerns (an instance, an image, a group) when given.
+   */
+  async delay(operation: string, awsSeconds: number, signal?: AbortSignal, subject?: string): Promise<void> {
     const ms = this.scaledMs(awsSeconds);
     const started = performance.now();
     if (ms > 0) {
@@ -46,11 +49,11 @@ export class Timescale {
         signal?.addEventListener("abort", onAbort, { once: true });
       });
     }
-    this.record(operation, performance.now() - started);
+    this.record(operation, performance.now() - started, subject);
   }
 
   /** Records time spent on an operation measured elsewhere (a health check, a process start). */
-  record(operation: string, ms: number): void {
+  record(operation: string, ms: number, _subject?: string): void {
     const entry = this.spent.get(operation) ?? { operation, count: 0, totalMs: 0 };
     entry.count += 1;
     entry.totalMs += ms;

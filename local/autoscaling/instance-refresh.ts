@@ -321,7 +321,11 @@ export class RefreshRunner {
     const end = new Date();
     refresh.endTime = end.toISOString();
     enterRefreshStatus(this.context, refresh, status);
-    this.context.timescale.record("autoscaling:refresh", end.getTime() - Date.parse(refresh.startTime));
+    this.context.timescale.record(
+      "autoscaling:refresh",
+      end.getTime() - Date.parse(refresh.startTime),
+      refresh.groupName,
+    );
     this.context.log(
       `autoscaling: ${refresh.groupName}: refresh ${refresh.id} ${status}${reason ? `: ${reason}` : ""}`,
     );

@@ -109,7 +109,7 @@ export class ImageBuilder {
       image.rootCopied = true;
       await this.deps.store.save();
     }
-    await this.deps.timescale.delay("ec2:snapshot", 60, this.abort.signal);
+    await this.deps.timescale.delay("ec2:snapshot", 60, this.abort.signal, image.imageId);
     if (this.closing) return;
     if (this.deps.store.state.images[image.imageId] !== image) {
       // Deregistered while pending: nothing is left to keep.

@@ -180,7 +180,7 @@ export class InstanceLifecycle {
     this.enter(instance, "stopping");
     this.run(instance, "stop", async (live, abortSignal) => {
       await this.endProcesses(instance);
-      await this.deps.timescale.delay("ec2:stop", 10, abortSignal);
+      await this.deps.timescale.delay("ec2:stop", 10, abortSignal, instance.instanceId);
       if (!live()) return;
       this.enter(instance, "stopped");
       await this.save();
@@ -198,7 +198,7 @@ export class InstanceLifecycle {
     this.enter(instance, "shutting-down");
     this.run(instance, "terminate", async (live, abortSignal) => {
       await this.endProcesses(instance);
-      await this.deps.timescale.delay("ec2:terminate", 10, abortSignal);
+      await this.deps.timescale.delay("ec2:terminate", 10, abortSignal, instance.instanceId);
       if (!live()) return;
       await this.releaseInstance(instance);
       await this.save();
@@ -277,7 +277,7 @@ export class InstanceLifecycle {
     await writeInstanceShims(paths.shimDir, paths.shutdownMarker);
     if (!resumed) {
       await rm(paths.shutdownMarker, { force: true });
-      await this.deps.timescale.delay("ec2:boot", 20, abortSignal);
+      await this.deps.timescale.delay("ec2:boot", 20, abortSignal, instance.instanceId);
       if (!live()) return;
       instance.stateReason = undefined;
       this.enter(instance, "running");
