@@ -16,7 +16,7 @@ import {
 import type { Deployment } from "../core/deployment.ts";
 import type { FunctionStats } from "../local/functions.ts";
 import { type BenchCloud, startBenchCloud } from "./bench-cloud.ts";
-import { timeOutsideWaitLoops } from "./deployment-timeline.ts";
+import { timeOutsideWaitLoops, timeOutsideWaitLoopsByPart } from "./deployment-timeline.ts";
 import { type BenchOptions, type FigureResult, millis, ratio, seconds } from "./figure.ts";
 import { median, summarize } from "./stats.ts";
 
@@ -32,6 +32,8 @@ interface Outcome {
   overheadMs: number;
   /** Lead time outside the wait loops: Kiln's own work, told apart from the execution history. */
   kilnMs: number;
+  /** kilnMs by part: the request and each state outside the loops (timeOutsideWaitLoopsByPart). */
+  kilnParts: Record<string, number>;
   /** What is wrong with where it landed; empty when it landed on its own group with its own image. */
   crossTalk: string[];
 }
@@ -135,13 +137,11 @@ async function deploy(
   const record = await bench.waitForEnd(deploymentId);
   const leadMs = record.endedAt ? Date.parse(record.endedAt) - requestedAt : Number.NaN;
   const floorMs = record.status === "SUCCEEDED" ? await floorOf(bench, record) : Number.NaN;
+  const history = await bench.executionHistory(deploymentId);
   const kilnMs = record.endedAt
-    ? timeOutsideWaitLoops(
-        await bench.executionHistory(deploymentId),
-        requestedAt,
-        Date.parse(record.endedAt),
-      )
+    ? timeOutsideWaitLoops(history, requestedAt, Date.parse(record.endedAt))
     : Number.NaN;
+  const kilnParts = timeOutsideWaitLoopsByPart(history, requestedAt);
   return {
     service,
     version,
@@ -151,6 +151,7 @@ async function deploy(
     floorMs,
     overheadMs: leadMs - floorMs,
     kilnMs,
+    kilnParts,
     crossTalk:
       record.status === "SUCCEEDED"
         ? await crossTalkOf(bench, record, capacity)
@@ -205,6 +206,13 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
     const overheadRatio = concurrentOverhead.median / loneOverhead;
     const succeeded = concurrent.filter((outcome) => outcome.status === "SUCCEEDED").length;
     const clean = concurrent.filter((outcome) => outcome.crossTalk.length === 0).length;
+    const partNames = [...new Set(concurrent.flatMap((outcome) => Object.keys(outcome.kilnParts)))];
+    const partMedian = (outcomes: Outcome[], part: string) =>
+      median(outcomes.map((outcome) => outcome.kilnParts[part] ?? 0));
+    const parts = partNames
+      .map((part) => ({ part, alone: partMedian(lone, part), atOnce: partMedian(concurrent, part) }))
+      .sort((a, b) => b.atOnce - b.alone - (a.atOnce - a.alone))
+      .slice(0, 8);
     const rows = [
       ...lone.map((outcome) => ["alone", outcome]),
       ...concurrent.map((outcome) => ["at once", outcome]),
@@ -237,6 +245,11 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
             seconds(outcome.kilnMs),
             outcome.crossTalk.length === 0 ? "yes" : outcome.crossTalk.join("; "),
           ]),
+        },
+        {
+          title: "Where the time outside the wait loops grows at once (medians; the parts that grow most)",
+          columns: ["part", "alone", "at once"],
+          rows: parts.map(({ part, alone, atOnce }) => [part, millis(alone, 0), millis(atOnce, 0)]),
         },
         {
           title: "Summary",

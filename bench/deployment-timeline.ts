@@ -351,3 +351,32 @@ export function timeOutsideWaitLoops(events: HistoryEvent[], requestedAt: number
   }, 0);
   return endedAt - requestedAt - inLoops;
 }
+
+/**
+ * Where the time outside the wait loops goes: the request (upload → execution started) and each
+ * state entered outside a loop, entry to exit, summed by name. What is left between them is the
+ * workflow's own transitions.
+ */
+export function timeOutsideWaitLoopsByPart(
+  events: HistoryEvent[],
+  requestedAt: number,
+): Record<string, number> {
+  const log = new EventLog(stateEvents(events));
+  const loops = waitLoopBounds.map(([start, choice]) => [log.lastExited(start), log.lastExited(choice)]);
+  // A loop's first wait is entered in the millisecond its starting task exits; the next step in the one its Choice exits.
+  const inLoop = (at: number) =>
+    loops.some(([from, to]) => from !== undefined && to !== undefined && at >= from && at < to);
+  const parts: Record<string, number> = {};
+  const started = log.typeAt("ExecutionStarted");
+  if (started !== undefined) parts.request = started - requestedAt;
+  const open = new Map<string, number>();
+  for (const event of log.events) {
+    if (event.type.endsWith("StateEntered")) open.set(event.name, event.at);
+    if (!event.type.endsWith("StateExited")) continue;
+    const entered = open.get(event.name);
+    open.delete(event.name);
+    if (entered === undefined || inLoop(entered)) continue;
+    parts[event.name] = (parts[event.name] ?? 0) + (event.at - entered);
+  }
+  return parts;
+}
