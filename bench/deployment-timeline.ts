@@ -343,13 +343,20 @@ const waitLoopBounds: Array<[start: string, choice: string]> = [
  * deployments that run at the same time.
  */
 export function timeOutsideWaitLoops(events: HistoryEvent[], requestedAt: number, endedAt: number): number {
-  const log = new EventLog(stateEvents(events));
-  const inLoops = waitLoopBounds.reduce((total, [start, choice]) => {
+  const inLoops = loopIntervals(new EventLog(stateEvents(events))).reduce(
+    (total, [from, to]) => total + (to - from),
+    0,
+  );
+  return endedAt - requestedAt - inLoops;
+}
+
+/** Each wait loop's interval: from its starting task's exit to its Choice's last exit. */
+function loopIntervals(log: EventLog): Array<[from: number, to: number]> {
+  return waitLoopBounds.flatMap(([start, choice]) => {
     const from = log.lastExited(start);
     const to = log.lastExited(choice);
-    return from === undefined || to === undefined ? total : total + (to - from);
-  }, 0);
-  return endedAt - requestedAt - inLoops;
+    return from === undefined || to === undefined ? [] : [[from, to] as [number, number]];
+  });
 }
 
 /**
@@ -362,10 +369,9 @@ export function timeOutsideWaitLoopsByPart(
   requestedAt: number,
 ): Record<string, number> {
   const log = new EventLog(stateEvents(events));
-  const loops = waitLoopBounds.map(([start, choice]) => [log.lastExited(start), log.lastExited(choice)]);
+  const loops = loopIntervals(log);
   // A loop's first wait is entered in the millisecond its starting task exits; the next step in the one its Choice exits.
-  const inLoop = (at: number) =>
-    loops.some(([from, to]) => from !== undefined && to !== undefined && at >= from && at < to);
+  const inLoop = (at: number) => loops.some(([from, to]) => at >= from && at < to);
   const parts: Record<string, number> = {};
   const started = log.typeAt("ExecutionStarted");
   if (started !== undefined) parts.request = started - requestedAt;

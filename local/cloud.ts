@@ -31,7 +31,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import type { S3Event } from "aws-lambda";
 import { historyTableDefinition } from "../core/aws/history-table.ts";
-import { type EventPattern, wakeRules } from "../workflows/event-rules.ts";
+import { deployEndedRule, wakeRules } from "../workflows/event-rules.ts";
 import type { KilnFunctionName } from "../workflows/functions.ts";
 import { startAutoScalingEmulator } from "./autoscaling/server.ts";
 import { startDynamoDb } from "./dynamodb.ts";
@@ -80,24 +80,9 @@ export const deployStateMachineName = "kiln-deploy";
 export const builderInstanceProfile = "kiln-builder";
 export const emailFrom = "kiln@localhost";
 
-/** The statuses the stack's event rule sends to onExecutionEnded (stacks/workflow.ts). */
-const abnormalEndStatuses = ["ABORTED", "TIMED_OUT", "FAILED"];
-
 /** The rules on the local default bus: the stack's wake rules and its DeployExecutionEnded rule. */
 function localEventRules(deployArn: string): Record<string, BusRule> {
-  const deployEnded: EventPattern = {
-    source: ["aws.states"],
-    "detail-type": ["Step Functions Execution Status Change"],
-    detail: { status: abnormalEndStatuses, stateMachineArn: [deployArn] },
-  };
-  return {
-    ...wakeRules,
-    DeployExecutionEnded: {
-      description: "Kiln deploy executions that ended outside their own failure paths",
-      pattern: deployEnded,
-      target: "onExecutionEnded",
-    },
-  };
+  return { ...wakeRules, DeployExecutionEnded: deployEndedRule(deployArn) };
 }
 
 export interface LocalCloudOptions {

@@ -1,5 +1,5 @@
 import { buildDeployWorkflow } from "../workflows/deploy-workflow.ts";
-import { wakeRules } from "../workflows/event-rules.ts";
+import { deployEndedRule, wakeRules } from "../workflows/event-rules.ts";
 import { type KilnFunctionName, kilnFunctionNames } from "../workflows/functions.ts";
 import type { KilnFunctions } from "./functions.ts";
 import type { KilnSettings } from "./settings.ts";
@@ -9,8 +9,6 @@ export function deployStateMachineName(stage: string): string {
   return `kiln-${stage}-deploy`;
 }
 
-/** Execution statuses that end a deployment outside its own paths (no Catch ran). */
-export const abnormalEndStatuses = ["ABORTED", "TIMED_OUT", "FAILED"] as const;
 
 /**
  * Every Lambda function an ASL document's Task states invoke — named by `Resource`, or by
@@ -125,17 +123,14 @@ export function createWorkflow({ settings, functions, account }: WorkflowInputs)
   });
 
   // An execution that is stopped or times out runs no Catch: this rule runs the same cleanup.
+  const endedRule = deployEndedRule(stateMachine.arn);
   const ended = new aws.cloudwatch.EventRule("DeployExecutionEnded", {
-    description: "Kiln deploy executions that ended outside their own failure paths",
-    eventPattern: $jsonStringify({
-      source: ["aws.states"],
-      "detail-type": ["Step Functions Execution Status Change"],
-      detail: { status: [...abnormalEndStatuses], stateMachineArn: [stateMachine.arn] },
-    }),
+    description: endedRule.description,
+    eventPattern: $jsonStringify(endedRule.pattern),
   });
   new aws.cloudwatch.EventTarget("DeployExecutionEndedTarget", {
     rule: ended.name,
-    arn: functions.onExecutionEnded.fn.arn,
+    arn: functions[endedRule.target].fn.arn,
     retryPolicy: { maximumEventAgeInSeconds: 24 * 60 * 60, maximumRetryAttempts: 185 },
   });
   new aws.lambda.Permission("DeployExecutionEndedInvoke", {

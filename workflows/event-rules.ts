@@ -63,6 +63,26 @@ export const wakeRules = {
   },
 } as const satisfies Record<string, EventRule>;
 
+/** Execution statuses that end a deployment outside its own paths (no Catch ran). */
+export const abnormalEndStatuses = ["ABORTED", "TIMED_OUT", "FAILED"] as const;
+
+/**
+ * The rule sending deploy executions that were stopped, timed out or failed outside their own
+ * paths to `onExecutionEnded`, which runs their cleanup. Its pattern names the state machine,
+ * given as the stack's output or the local cloud's ARN.
+ */
+export function deployEndedRule<Arn>(stateMachineArn: Arn) {
+  return {
+    description: "Kiln deploy executions that ended outside their own failure paths",
+    pattern: {
+      source: ["aws.states"],
+      "detail-type": ["Step Functions Execution Status Change"],
+      detail: { status: [...abnormalEndStatuses], stateMachineArn: [stateMachineArn] },
+    },
+    target: "onExecutionEnded",
+  } as const;
+}
+
 /** Whether an event matches a pattern (the subset described on EventPattern). */
 export function matchesPattern(pattern: EventPattern, event: unknown): boolean {
   if (typeof event !== "object" || event === null || Array.isArray(event)) return false;

@@ -1,10 +1,10 @@
 /**
  * The EventBridge event AWS emits when a Step Functions execution changes status; Kiln's
- * `onExecutionEnded` function receives it through an event rule on AWS, and directly here.
+ * `onExecutionEnded` function receives it through the DeployExecutionEnded rule, on AWS and on
+ * the local default bus alike.
  */
-import { randomUUID } from "node:crypto";
 import type { EventBridgeEvent } from "aws-lambda";
-import { accountId, region } from "../endpoints.ts";
+import { awsEvent } from "../event-bus.ts";
 import type { ExecutionRecord } from "./execution-store.ts";
 
 export interface ExecutionStatusChangeDetail {
@@ -30,17 +30,11 @@ export type ExecutionStatusChangeEvent = EventBridgeEvent<
 
 /** Builds the status-change event for an execution as it is now. */
 export function executionStatusChangeEvent(record: ExecutionRecord): ExecutionStatusChangeEvent {
-  return {
-    version: "0",
-    id: randomUUID(),
-    "detail-type": "Step Functions Execution Status Change",
-    source: "aws.states",
-    account: accountId,
-    // EventBridge times carry whole seconds.
-    time: new Date(record.stopDate ?? record.startDate).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    region,
-    resources: [record.executionArn],
-    detail: {
+  return awsEvent(
+    "aws.states",
+    "Step Functions Execution Status Change",
+    [record.executionArn],
+    {
       executionArn: record.executionArn,
       stateMachineArn: record.stateMachineArn,
       name: record.name,
@@ -54,5 +48,6 @@ export function executionStatusChangeEvent(record: ExecutionRecord): ExecutionSt
       error: record.error ?? null,
       cause: record.cause ?? null,
     },
-  };
+    new Date(record.stopDate ?? record.startDate),
+  );
 }
