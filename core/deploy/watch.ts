@@ -98,19 +98,15 @@ export function resourceOfEvent(event: unknown): string | undefined {
   const parsed = awsEventSchema.safeParse(event);
   if (!parsed.success) return undefined;
   const { source, "detail-type": detailType, detail } = parsed.data;
-  const text = (key: string) => (typeof detail[key] === "string" ? detail[key] : undefined);
-  if (source === "aws.ec2" && detailType === "EC2 Instance State-change Notification") {
-    const id = text("instance-id");
-    return id && `instance:${id}`;
-  }
-  if (source === "aws.ec2" && detailType === "EC2 AMI State Change") {
-    const id = text("ImageId");
-    return id && `image:${id}`;
-  }
-  if (source === "aws.autoscaling" && detailType.startsWith("EC2 Auto Scaling Instance Refresh")) {
-    const id = text("InstanceRefreshId");
-    return id && `refresh:${id}`;
-  }
+  const resource = (kind: string, key: string) => {
+    const id = detail[key];
+    return typeof id === "string" && id !== "" ? `${kind}:${id}` : undefined;
+  };
+  if (source === "aws.ec2" && detailType === "EC2 Instance State-change Notification")
+    return resource("instance", "instance-id");
+  if (source === "aws.ec2" && detailType === "EC2 AMI State Change") return resource("image", "ImageId");
+  if (source === "aws.autoscaling" && detailType.startsWith("EC2 Auto Scaling Instance Refresh"))
+    return resource("refresh", "InstanceRefreshId");
   return undefined;
 }
 

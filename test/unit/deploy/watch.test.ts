@@ -178,6 +178,7 @@ describe("event-driven waits", () => {
         resource: undefined,
       },
     );
+    expect(resourceOfEvent(instanceEvent("", "stopped"))).toBeUndefined();
     expect(callbacks.answered).toEqual([]);
   });
 
