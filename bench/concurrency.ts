@@ -4,19 +4,21 @@
  * deployment must succeed on its own group with its own image (no cross-talk), and its overhead
  * (lead time − floor) is compared with the lone deployment's.
  */
-import {
-  DescribeAutoScalingGroupsCommand,
-  DescribeInstanceRefreshesCommand,
-} from "@aws-sdk/client-auto-scaling";
+import { DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
 } from "@aws-sdk/client-ec2";
+import type { HistoryEvent } from "@aws-sdk/client-sfn";
 import type { Deployment } from "../core/deployment.ts";
 import type { FunctionStats } from "../local/functions.ts";
-import { type BenchCloud, startBenchCloud } from "./bench-cloud.ts";
-import { timeOutsideWaitLoops, timeOutsideWaitLoopsByPart } from "./deployment-timeline.ts";
+import { type BenchCloud, benchServiceConfig, type PackedArtifact, startBenchCloud } from "./bench-cloud.ts";
+import {
+  type DeploymentTimeline,
+  deploymentTimeline,
+  timeOutsideWaitLoopsByPart,
+} from "./deployment-timeline.ts";
 import { type BenchOptions, type FigureResult, millis, ratio, seconds } from "./figure.ts";
 import { median, summarize } from "./stats.ts";
 
@@ -48,34 +50,34 @@ function durationsBetween(before: FunctionStats[], after: FunctionStats[]): numb
 }
 
 /**
- * A deployment's floor: its builder's boot and stop, its image's snapshot and its canary's boot
- * as the local cloud's timescale recorded them for its own instances and image (each operation
- * names the resource it concerns), plus its own group's instance refresh, StartTime → EndTime as
- * DescribeInstanceRefreshes reports it. The same for the lone deployments and the concurrent ones.
+ * A deployment's timeline (deployment-timeline.ts), from the local cloud's records of its own
+ * resources only: its builder, image and canary and its group's refresh (each record names the
+ * resource it concerns), so that ten deployments' operations at once are never mixed up. Lone
+ * and concurrent deployments are measured alike.
  */
-async function floorOf(bench: BenchCloud, record: Deployment): Promise<number> {
-  const refreshes = await bench.autoScaling.send(
-    new DescribeInstanceRefreshesCommand({
-      AutoScalingGroupName: record.service,
-      InstanceRefreshIds: record.refreshId ? [record.refreshId] : [],
-    }),
+function timelineOf(
+  bench: BenchCloud,
+  record: Deployment,
+  requestedAt: number,
+  events: HistoryEvent[],
+): DeploymentTimeline {
+  const own = new Set(
+    [record.builderInstanceId, record.imageId, record.canaryInstanceId, record.service].filter(
+      (subject) => subject !== undefined,
+    ),
   );
-  const refresh = refreshes.InstanceRefreshes?.[0];
-  const refreshMs =
-    refresh?.StartTime && refresh.EndTime ? refresh.EndTime.getTime() - refresh.StartTime.getTime() : 0;
-  const spent = (operation: string, subject: string | undefined) => {
-    const event = bench.timescale.events.find((e) => e.operation === operation && e.subject === subject);
-    if (subject === undefined || event === undefined)
-      throw new Error(`${record.id}: no ${operation} recorded for ${subject ?? "its resource"}`);
-    return event.ms;
-  };
-  return (
-    spent("ec2:boot", record.builderInstanceId) +
-    spent("ec2:stop", record.builderInstanceId) +
-    spent("ec2:snapshot", record.imageId) +
-    spent("ec2:boot", record.canaryInstanceId) +
-    refreshMs
-  );
+  return deploymentTimeline({
+    requestedAt,
+    record,
+    events,
+    operations: bench.timescale.events.filter(
+      (event) => event.endedAt >= requestedAt && event.subject !== undefined && own.has(event.subject),
+    ),
+    canaryListeningAt: record.canaryInstanceId
+      ? bench.readiness.listeningAt(record.canaryInstanceId)
+      : undefined,
+    poll: benchServiceConfig(bench.timescale.factor).poll,
+  });
 }
 
 /** Checks that the deployment landed on its own group, with its own image, serving its own version. */
@@ -131,26 +133,24 @@ async function deploy(
   bench: BenchCloud,
   service: string,
   version: string,
+  artifact: PackedArtifact,
   capacity: number,
 ): Promise<Outcome> {
-  const { deploymentId, requestedAt } = await bench.upload(service, version);
+  const { deploymentId, requestedAt } = await bench.put(artifact);
   const record = await bench.waitForEnd(deploymentId);
-  const leadMs = record.endedAt ? Date.parse(record.endedAt) - requestedAt : Number.NaN;
-  const floorMs = record.status === "SUCCEEDED" ? await floorOf(bench, record) : Number.NaN;
   const history = await bench.executionHistory(deploymentId);
-  const kilnMs = record.endedAt
-    ? timeOutsideWaitLoops(history, requestedAt, Date.parse(record.endedAt))
-    : Number.NaN;
+  const timeline =
+    record.status === "SUCCEEDED" ? timelineOf(bench, record, requestedAt, history) : undefined;
   const kilnParts = timeOutsideWaitLoopsByPart(history, requestedAt);
   return {
     service,
     version,
     deploymentId,
     status: record.status,
-    leadMs,
-    floorMs,
-    overheadMs: leadMs - floorMs,
-    kilnMs,
+    leadMs: record.endedAt ? Date.parse(record.endedAt) - requestedAt : Number.NaN,
+    floorMs: timeline?.floorTotalMs ?? Number.NaN,
+    overheadMs: timeline?.overhead.totalMs ?? Number.NaN,
+    kilnMs: timeline?.overhead.orchestrationMs ?? Number.NaN,
     kilnParts,
     crossTalk:
       record.status === "SUCCEEDED"
@@ -163,7 +163,7 @@ async function deploy(
 export async function concurrencyFigure(options: BenchOptions): Promise<FigureResult> {
   const count = options.quick ? 3 : 10;
   const capacity = options.quick ? 1 : 2;
-  const loneRuns = options.quick ? 1 : 2;
+  const loneRuns = options.quick ? 1 : 3;
   const services = Array.from({ length: count }, (_, index) => `svc-${String(index + 1).padStart(2, "0")}`);
   // Varied durations, as in figure 1: with exact ones every loop meets its condition at the same
   // point of its poll cycle, and a small slowdown under load tips it past a check.
@@ -180,15 +180,19 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
     const lone: Outcome[] = [];
     for (const service of services.slice(0, loneRuns)) {
       await settle();
-      const outcome = await deploy(bench, service, "1.1.0", capacity);
+      const outcome = await deploy(bench, service, "1.1.0", await bench.pack(service, "1.1.0"), capacity);
       options.log(`  lone ${service}: ${outcome.status} in ${(outcome.leadMs / 1000).toFixed(1)} s`);
       lone.push(outcome);
     }
     const functionsAlone = bench.cloud.stats.functions();
+    // Packed beforehand, so that the uploads leave at one moment and no packing competes with them.
+    const packed = await Promise.all(
+      services.map(async (service) => ({ service, artifact: await bench.pack(service, "2.0.0") })),
+    );
     await settle();
     const together = performance.now();
     const concurrent = await Promise.all(
-      services.map((service) => deploy(bench, service, "2.0.0", capacity)),
+      packed.map(({ service, artifact }) => deploy(bench, service, "2.0.0", artifact, capacity)),
     );
     const wallMs = performance.now() - together;
     options.log(
@@ -221,7 +225,7 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
       number: 4,
       id: "concurrency",
       title: `${count} services deploying at once`,
-      method: `${count} services, each with its own group of ${capacity}, bootstrapped; ${loneRuns} of them then deployed alone, one after the other (the baseline), then all ${count} uploaded a new version at the same moment (fresh bakes). Timescale ${options.timescale}. AWS-like durations varied by up to ±25%. Floor per deployment: its builder's boot and stop, its image's snapshot and its canary's boot as the local cloud recorded them for its own resources, plus its own group's refresh (DescribeInstanceRefreshes StartTime→EndTime); the same for lone and concurrent. Median of each set.`,
+      method: `${count} services, each with its own group of ${capacity}, bootstrapped; ${loneRuns} of them then deployed alone, one after the other (the baseline), then all ${count} uploaded a new version at the same moment (fresh bakes). Timescale ${options.timescale}. AWS-like durations varied by up to ±25%. Floor per deployment as in figure 1, from the local cloud's records of its own builder, image, canary and group only: in each wait loop, from the task that started the operation returning to the operation reported done; the same for lone and concurrent. Median of each set.`,
       tables: [
         {
           title: "Every deployment",
@@ -296,8 +300,7 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
         },
       ],
       notes: [
-        `Most of a deployment's overhead is waiting in poll loops (figure 2); with ${loneRuns} lone run${loneRuns === 1 ? "" : "s"} as the baseline, where their conditions fell in the poll cycle can move the ratio by whole intervals. AWS-like durations vary by up to ±25% here, as in figure 1.`,
-        `The overhead also holds what the local cloud does without reporting it (disk copies, process starts), which ${count} deployments' instances on two cores slow down; on AWS they run on their own machines. The time outside the wait loops (Kiln's tasks, transitions and the request, from each execution's history) is Kiln's alone.`,
+        `A deployment's overhead is Kiln's alone: its time outside the wait loops (tasks, transitions, the request), each loop's detection lag and the canary's further probes. The canary's loop polls, so where its service started in the 1 s poll cycle moves each overhead by up to an interval; ${loneRuns} lone run${loneRuns === 1 ? "" : "s"} make the baseline. AWS-like durations vary by up to ±25% here, as in figure 1.`,
         "Kiln's own work under load shows in its functions' durations (last row of the summary): that part is what many deployments at once slow down.",
         `All ${count} deployments share 2 cores with their instances (builders, canaries, ${count * capacity} group instances and their replacements) and the emulators.`,
       ],

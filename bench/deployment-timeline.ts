@@ -4,6 +4,14 @@
  * GetExecutionHistory returns it) and the local cloud's (when each AWS-like operation ended, and
  * when the canary's service began to listen). From it come the lead time per stage, the floor,
  * and the detection lag of each wait loop.
+ *
+ * The floor is the local cloud's time inside the wait loops: in each, from the task that started
+ * the operation returning (the operation is under way by then) to the local cloud reporting it
+ * done — the builder stopped, the image available, the canary's service listening, the refresh
+ * ended. All of that is the local cloud at work (boots, disk copies, the bake script, the
+ * snapshot, service starts, replacements), none of it Kiln's: Kiln's part of the lead time is the
+ * rest — its tasks outside the loops, the request, each loop's detection lag and the canary's
+ * further probes.
  */
 import type { HistoryEvent } from "@aws-sdk/client-sfn";
 import type { Deployment } from "../core/deployment.ts";
@@ -36,11 +44,11 @@ export interface WaitLoop {
   checks: number;
   /** Of the lag, what followed the last Wait or Watch: the check that saw the condition (poll loops), and the Choice. */
   checkMs: number;
-  /** conditionAt − startedAt: what AWS (here, the local cloud) took, as the workflow saw it. */
+  /** conditionAt − startedAt: what AWS (here, the local cloud) took, as the workflow saw it: the loop's floor. */
   observedMs: number;
-  /** The part of it the local cloud reports as AWS-like operations (boot, stop, snapshot, refresh). */
-  reportedMs: number;
-  /** Operations counted in reportedMs. */
+  /** The part of it the local cloud's timescale reports as AWS-like durations (boot, stop, snapshot, refresh). */
+  timedMs: number;
+  /** Operations counted in timedMs. */
   operations: string[];
 }
 
@@ -48,9 +56,11 @@ export interface DeploymentTimeline {
   /** Upload (or request) → SUCCEEDED recorded. */
   leadMs: number;
   stagesMs: Record<StageName, number>;
-  /** Reported AWS-like operations on the critical path, per stage. */
+  /** The local cloud's time inside the wait loops, per stage (each loop's observedMs). */
   floorMs: Record<StageName, number>;
   floorTotalMs: number;
+  /** What the floor holds: the timescale's AWS-like durations, and the instance work around them (disk copies, user data, process and service starts). */
+  floorParts: { timedMs: number; instanceWorkMs: number };
   loops: WaitLoop[];
   /** The canary's further healthy probes after the first: healthyThreshold − 1 poll intervals, by design. */
   canaryConfirmationMs: number;
@@ -59,9 +69,7 @@ export interface DeploymentTimeline {
     /** Σ detection lag of the wait loops. */
     detectionLagMs: number;
     canaryConfirmationMs: number;
-    /** Instance work the local cloud does not report as an operation: disk copies, user data, process starts. */
-    unreportedInstanceWorkMs: number;
-    /** The rest: Kiln's functions, the workflow's transitions, the S3 event, the request. */
+    /** The rest: Kiln's functions and the workflow's transitions outside the loops, the S3 event, the request. */
     orchestrationMs: number;
   };
   /** SUCCEEDED recorded → the execution ended (notify, hand the lock on): after the lead time. */
@@ -174,7 +182,7 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     startTask: string,
     [watch, check, choice]: [string, string, string],
     pollSeconds: number,
-    reported: OperationEvent[],
+    timed: OperationEvent[],
     condition: OperationEvent,
   ) => {
     const startedAt = required(log.lastExited(startTask), `${startTask} exited`);
@@ -195,11 +203,11 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
       observedMs,
       // An operation may have begun while the starting task was still returning: count only
       // what falls inside the loop.
-      reportedMs: Math.min(
+      timedMs: Math.min(
         observedMs,
-        reported.reduce((total, event) => total + event.ms, 0),
+        timed.reduce((total, event) => total + event.ms, 0),
       ),
-      operations: reported.map((event) => event.operation),
+      operations: timed.map((event) => event.operation),
     });
   };
 
@@ -262,7 +270,7 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     checks: log.entered("CheckCanary").length,
     checkMs: canaryDetected - (log.lastExitedBefore("WaitForCanary", canaryDetected) ?? canaryDetected),
     observedMs: canaryObservedMs,
-    reportedMs: Math.min(canaryObservedMs, canaryBoot.ms),
+    timedMs: Math.min(canaryObservedMs, canaryBoot.ms),
     operations: [canaryBoot.operation],
   });
   const canaryConfirmationMs = required(log.lastExited("CanaryDone?"), "CanaryDone?") - canaryDetected;
@@ -281,7 +289,7 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     refresh,
   );
 
-  const byLoop = (name: LoopName) => loops.find((loop) => loop.loop === name)?.reportedMs ?? 0;
+  const byLoop = (name: LoopName) => loops.find((loop) => loop.loop === name)?.observedMs ?? 0;
   const floorMs: Record<StageName, number> = {
     request: 0,
     prepare: 0,
@@ -293,24 +301,21 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
   const floorTotalMs = Object.values(floorMs).reduce((total, ms) => total + ms, 0);
   const leadMs = endedAt - input.requestedAt;
   const detectionLagMs = loops.reduce((total, loop) => total + loop.lagMs, 0);
-  const unreportedInstanceWorkMs = loops.reduce(
-    (total, loop) => total + (loop.observedMs - loop.reportedMs),
-    0,
-  );
+  const timedMs = loops.reduce((total, loop) => total + loop.timedMs, 0);
   const overheadMs = leadMs - floorTotalMs;
   return {
     leadMs,
     stagesMs,
     floorMs,
     floorTotalMs,
+    floorParts: { timedMs, instanceWorkMs: floorTotalMs - timedMs },
     loops,
     canaryConfirmationMs,
     overhead: {
       totalMs: overheadMs,
       detectionLagMs,
       canaryConfirmationMs,
-      unreportedInstanceWorkMs,
-      orchestrationMs: overheadMs - detectionLagMs - canaryConfirmationMs - unreportedInstanceWorkMs,
+      orchestrationMs: overheadMs - detectionLagMs - canaryConfirmationMs,
     },
     afterSuccessMs: executionEnded - endedAt,
   };
@@ -336,19 +341,6 @@ const waitLoopBounds: Array<[start: string, choice: string]> = [
   ["LaunchCanary", "CanaryDone?"],
   ["StartRefresh", "RefreshDone?"],
 ];
-
-/**
- * Lead time spent outside the wait loops: Kiln's tasks, transitions and the request, with no
- * AWS operation under way. It needs only the execution history, so it can be told apart for
- * deployments that run at the same time.
- */
-export function timeOutsideWaitLoops(events: HistoryEvent[], requestedAt: number, endedAt: number): number {
-  const inLoops = loopIntervals(new EventLog(stateEvents(events))).reduce(
-    (total, [from, to]) => total + (to - from),
-    0,
-  );
-  return endedAt - requestedAt - inLoops;
-}
 
 /** Each wait loop's interval: from its starting task's exit to its Choice's last exit. */
 function loopIntervals(log: EventLog): Array<[from: number, to: number]> {

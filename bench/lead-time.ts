@@ -1,7 +1,8 @@
 /**
  * Figure 1: lead time of one deployment to a group of three (one with --quick), fresh bake and bake-cache hit, per
- * stage, beside the floor: the time the local cloud reports for the AWS-like operations on the
- * deployment's critical path (builder boot and stop, snapshot, canary boot, instance refresh).
+ * stage, beside the floor: the local cloud's time on the operations of the deployment's critical
+ * path (the builder's boot, bake and stop, the snapshot, the canary's boot and service start, the
+ * instance refresh), from each wait loop's start to the local cloud reporting its condition.
  * Overhead = lead time − floor, broken down into where it goes.
  */
 import type { DeploymentKind, DeploymentObservation, DeploymentRuns } from "./deployment-runs.ts";
@@ -15,7 +16,7 @@ const stageMeaning: Record<StageName, string> = {
   request: "upload → execution started (S3 event, onArtifact) or the API request",
   prepare: "Prepare, NotifyStarted, cache look-up",
   bake: "builder boot → user data → stop; image snapshot (fresh bake only)",
-  canary: "canary boot, health probes",
+  canary: "canary boot and service start, health probes",
   roll: "pin version, template version, instance refresh of the group",
   finish: "Finish: canary terminated, image pinned, SUCCEEDED recorded",
 };
@@ -66,7 +67,7 @@ function stageTable(kinds: Array<[DeploymentKind, DeploymentTimeline[]]>): Table
     `target ≤ ${leadTimeTarget.toFixed(2)}`,
   ]);
   return {
-    title: "Lead time per stage, median over the runs (floor = AWS-like operations the local cloud reports)",
+    title: "Lead time per stage, median over the runs (floor = the local cloud's time on the operations)",
     columns: ["stage", ...kinds.flatMap(([kind]) => [`${kind}: lead`, "floor"]), "what it holds"],
     rows,
   };
@@ -76,7 +77,7 @@ function overheadTable(kinds: Array<[DeploymentKind, DeploymentTimeline[]]>): Ta
   const part = (pick: (timeline: DeploymentTimeline) => number) =>
     kinds.map(([, timelines]) => (timelines.length === 0 ? "–" : seconds(med(timelines.map(pick)))));
   return {
-    title: "Where the overhead (lead − floor) goes, median",
+    title: "Where the overhead (lead − floor) goes, and what the floor holds, median",
     columns: ["part", ...kinds.map(([kind]) => kind), "what it is"],
     rows: [
       ["overhead", ...part((t) => t.overhead.totalMs), "lead time − floor"],
@@ -91,14 +92,19 @@ function overheadTable(kinds: Array<[DeploymentKind, DeploymentTimeline[]]>): Ta
         "further healthy probes after the first (healthyThreshold − 1 poll intervals)",
       ],
       [
-        "instance work not reported",
-        ...part((t) => t.overhead.unreportedInstanceWorkMs),
-        "disk copies, user data, service start: real work the timescale does not report",
-      ],
-      [
         "orchestration",
         ...part((t) => t.overhead.orchestrationMs),
-        "Kiln's functions and transitions, S3 event, request",
+        "Kiln's functions and transitions outside the wait loops, S3 event, request",
+      ],
+      [
+        "floor: timed operations",
+        ...part((t) => t.floorParts.timedMs),
+        "the timescale's AWS-like durations: boot, stop, snapshot, refresh",
+      ],
+      [
+        "floor: instance work",
+        ...part((t) => t.floorParts.instanceWorkMs),
+        "disk copies, the bake script, process and service starts around them",
       ],
       [
         "after SUCCEEDED",
@@ -151,7 +157,7 @@ export function leadTimeFigure(runs: DeploymentRuns): FigureResult {
     number: 1,
     id: "lead-time",
     title: `Deployment lead time vs the floor (group of ${runs.capacity})`,
-    method: `${kinds.map(([kind, timelines]) => `${timelines.length} ${kind}`).join(" and ")} deployments, alternating, one at a time; median, min–max. Lead = artifact upload (or API request) → SUCCEEDED recorded; floor = AWS-like operations on the critical path as the local cloud's timescale reports them (each clipped to its wait loop).`,
+    method: `${kinds.map(([kind, timelines]) => `${timelines.length} ${kind}`).join(" and ")} deployments, alternating, one at a time; median, min–max. Lead = artifact upload (or API request) → SUCCEEDED recorded; floor = in each wait loop, from the task that started the operation returning to the local cloud reporting it done (builder stopped and image available as the timescale records them, the canary's service listening on its console, the refresh's end): boots, disk copies, the bake script, the snapshot, service starts and replacements, none of it Kiln's.`,
     tables: [stageTable(kinds), overheadTable(kinds)],
     targets,
     notes,
