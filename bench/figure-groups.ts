@@ -1,3 +1,5 @@
+import type { FigureResult } from "./figure.ts";
+
 /** The figures, grouped by the process that measures them, in the order the runner runs them. */
 export const figureGroups = {
   // First: the deployments' cost figure prices cold starts with its import times.
@@ -12,3 +14,18 @@ export const figureGroups = {
 export type FigureGroup = keyof typeof figureGroups;
 
 export const figureGroupNames = Object.keys(figureGroups) as FigureGroup[];
+
+/** The figures of a group that could not be measured, each carrying the reason. */
+export function failedFigures(group: FigureGroup, error: string): FigureResult[] {
+  return figureGroups[group].map((number) => ({
+    number,
+    id: group,
+    title: group,
+    method: "",
+    tables: [],
+    targets: [],
+    notes: [],
+    data: null,
+    error,
+  }));
+}

@@ -16,7 +16,7 @@ import { deploymentCostFigure } from "./deployment-cost.ts";
 import { runDeployments } from "./deployment-runs.ts";
 import { detectionLagFigure } from "./detection-lag.ts";
 import type { BenchOptions, FigureResult } from "./figure.ts";
-import { type FigureGroup, figureGroups } from "./figure-groups.ts";
+import { type FigureGroup, failedFigures, figureGroups } from "./figure-groups.ts";
 import { functionBundlesFigure } from "./function-bundles.ts";
 import { historyApiFigure } from "./history-api.ts";
 import { leadTimeFigure } from "./lead-time.ts";
@@ -85,17 +85,7 @@ async function main(): Promise<void> {
   } catch (error) {
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     options.log(`  ${group} failed: ${message}`);
-    figures = figureGroups[group].map((number) => ({
-      number,
-      id: group,
-      title: group,
-      method: "",
-      tables: [],
-      targets: [],
-      notes: [],
-      data: null,
-      error: error instanceof Error ? error.message : String(error),
-    }));
+    figures = failedFigures(group, error instanceof Error ? error.message : String(error));
   }
   const elapsedMs = performance.now() - started;
   await writeFile(

@@ -1,3 +1,5 @@
+import * as z from "zod";
+
 /** What every benchmark figure reports: how it was measured, its tables, its targets met or missed. */
 
 export interface Table {
@@ -35,6 +37,30 @@ export interface FigureResult {
 }
 
 /** Options every figure receives from the runner. */
+/** FigureResult values as a figure process writes them, read back by the runner. */
+export const figureResultsSchema = z.array(
+  z.object({
+    number: z.number(),
+    id: z.string(),
+    title: z.string(),
+    method: z.string(),
+    tables: z.array(
+      z.object({
+        title: z.string().optional(),
+        columns: z.array(z.string()),
+        rows: z.array(z.array(z.string())),
+      }),
+    ),
+    targets: z.array(
+      z.object({ name: z.string(), target: z.string(), actual: z.string(), met: z.boolean() }),
+    ),
+    notes: z.array(z.string()),
+    data: z.unknown(),
+    elapsedMs: z.number().optional(),
+    error: z.string().optional(),
+  }),
+) satisfies z.ZodType<FigureResult[]>;
+
 export interface BenchOptions {
   quick: boolean;
   /** AWS-like durations × this factor. */

@@ -16,8 +16,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as z from "zod";
-import type { FigureResult } from "./figure.ts";
-import { type FigureGroup, figureGroupNames, figureGroups } from "./figure-groups.ts";
+import { type FigureResult, figureResultsSchema } from "./figure.ts";
+import { type FigureGroup, failedFigures, figureGroupNames, figureGroups } from "./figure-groups.ts";
 import { renderFigure, renderSummary } from "./table-printer.ts";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
@@ -58,25 +58,13 @@ function measureGroup(
       },
     );
     const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
-    const failed = (error: string): FigureResult[] =>
-      figureGroups[group].map((number) => ({
-        number,
-        id: group,
-        title: group,
-        method: "",
-        tables: [],
-        targets: [],
-        notes: [],
-        data: null,
-        error,
-      }));
+    const failed = (error: string) => failedFigures(group, error);
     child.on("close", async (code, signal) => {
       clearTimeout(timer);
       try {
-        const parsed: unknown = JSON.parse(await readFile(outFile, "utf8"));
-        if (!Array.isArray(parsed)) throw new Error("not a list of figures");
-        // Written by figure-process.ts from FigureResult values, read back as such.
-        resolve(parsed as FigureResult[]);
+        const parsed = figureResultsSchema.safeParse(JSON.parse(await readFile(outFile, "utf8")));
+        if (!parsed.success) throw new Error(`not a list of figures: ${z.prettifyError(parsed.error)}`);
+        resolve(parsed.data);
       } catch (error) {
         const why = signal ? `stopped by ${signal} after ${timeoutMs / 1000} s` : `exited ${code}`;
         resolve(
