@@ -25,8 +25,12 @@ export const loopNames: LoopName[] = ["builder", "image", "canary", "refresh"];
 
 export interface WaitLoop {
   loop: LoopName;
-  /** How the loop learns the condition: AWS's event wakes its Watch task, or its Wait → Check polls. */
-  waits: "event" | "poll";
+  /**
+   * How the loop learns the condition: AWS's event wakes its Watch task ("event"), or, for the
+   * canary, an event ends its boot's watch and its check probes the service until it answers
+   * ("event + probes").
+   */
+  waits: "event" | "event + probes";
   /**
    * The service's `poll.*Seconds`: a poll loop's Wait, or how long a Watch task waits for an
    * event before checking by itself.
@@ -42,7 +46,7 @@ export interface WaitLoop {
   lagMs: number;
   /** Checks the workflow made (one Lambda invocation each: Watch registrations and Check states). */
   checks: number;
-  /** Of the lag, what followed the last Wait or Watch: the check that saw the condition (poll loops), and the Choice. */
+  /** Of the lag, what followed the last Wait or Watch: the check that saw the condition (the canary's), and the Choice. */
   checkMs: number;
   /** conditionAt − startedAt: what AWS (here, the local cloud) took, as the workflow saw it: the loop's floor. */
   observedMs: number;
@@ -259,16 +263,22 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     "the first healthy canary check",
   );
   const canaryObservedMs = listeningAt - canaryLaunched;
+  const checkedBefore = (name: string) =>
+    log.entered(name).filter((event) => event.at < canaryDetected).length;
+  const lastPause = Math.max(
+    log.lastExitedBefore("WatchCanary", canaryDetected) ?? canaryLaunched,
+    log.lastExitedBefore("WaitForCanary", canaryDetected) ?? canaryLaunched,
+  );
   loops.push({
     loop: "canary",
-    waits: "poll",
+    waits: "event + probes",
     pollSeconds: poll.canarySeconds,
     startedAt: canaryLaunched,
     conditionAt: listeningAt,
     detectedAt: canaryDetected,
     lagMs: canaryDetected - listeningAt,
-    checks: log.entered("CheckCanary").length,
-    checkMs: canaryDetected - (log.lastExitedBefore("WaitForCanary", canaryDetected) ?? canaryDetected),
+    checks: checkedBefore("WatchCanary") + checkedBefore("CheckCanary"),
+    checkMs: canaryDetected - lastPause,
     observedMs: canaryObservedMs,
     timedMs: Math.min(canaryObservedMs, canaryBoot.ms),
     operations: [canaryBoot.operation],

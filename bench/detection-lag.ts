@@ -3,8 +3,10 @@
  * local cloud (builder stopped, image available, canary's service listening, refresh
  * Successful — see recording-timescale.ts and instance-readiness.ts) to the moment the loop's
  * Choice state acted on it (its exit in the execution history). The builder, image and refresh
- * loops are woken by the local cloud's EC2 and Auto Scaling events; the canary's loop polls.
+ * loops are woken by the local cloud's EC2 and Auto Scaling events; the canary's boot is too, and
+ * its check then probes the service until it answers.
  */
+import { probeRetryMs } from "../core/aws/http-health-probe.ts";
 import type { DeploymentRuns } from "./deployment-runs.ts";
 import { type LoopName, loopNames, type WaitLoop } from "./deployment-timeline.ts";
 import { type FigureResult, millis } from "./figure.ts";
@@ -38,7 +40,7 @@ export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
     const met = lag.median <= pollMs / 2;
     rows.push([
       name,
-      samples[0]?.waits === "event" ? "event" : "poll",
+      samples[0]?.waits ?? "",
       `${pollMs / 1000} s`,
       String(lag.runs),
       millis(lag.median, 0),
@@ -106,10 +108,10 @@ export function detectionLagFigure(runs: DeploymentRuns): FigureResult {
     targets,
     notes: [
       'Event loops (builder, image, refresh): the lag is the event\'s delivery to wake, its check and SendTaskSuccess ("waiting": until the Watch task resumed) plus the Choice ("checking"). Their poll interval is how long a Watch task waits for an event before checking by itself; the target still compares the lag with half of it.',
-      'Poll loop (canary: HTTP health has no event): the lag is the rest of the Wait under way when the condition became true ("waiting") plus the check that saw it and the Choice ("checking": a Lambda invocation and two transitions). The waiting depends on where the condition falls in the poll cycle.',
+      `Canary (HTTP health has no event): the "running" state-change event ends the Watch on its boot; its check then probes the service every ${probeRetryMs} ms for up to one poll interval, and returns at the first 2xx answer. The lag is the rest of the probe pause under way when the service began to listen, the GET that found it, and the check's return and Choice; "waiting" is whatever of it came before the last Watch or Wait ended (an event's delivery, when the service listens before the watch resumes).`,
       runs.jitter > 0
-        ? `AWS-like durations varied by up to ±${Math.round(runs.jitter * 100)}% per operation, so the canary's condition falls at a random point of its poll cycle: its waiting part should average half an interval, and the median over few runs scatters around that.`
-        : "The local cloud's durations were exact, so a loop's condition falls at the same point of its poll cycle in every run: the medians show that phase, not a spread.",
+        ? `AWS-like durations varied by up to ±${Math.round(runs.jitter * 100)}% per operation, so each condition falls at a random moment; the medians are over that spread.`
+        : "The local cloud's durations were exact, so a loop's condition falls at the same moment in every run: the medians show that phase, not a spread.",
       "The canary's further probes (healthyThreshold − 1 intervals) are confirmation by design, not detection: figure 1 lists them separately.",
       ...negative.map(
         (loop) =>

@@ -142,7 +142,7 @@ export function leadTimeFigure(runs: DeploymentRuns): FigureResult {
   });
   const notes = [
     `Each deployment ran alone on a quiet local cloud at timescale ${runs.timescale} (AWS-like durations × ${runs.timescale}: boot 20 s, stop 10 s, snapshot 60 s, warm-up 10 s${runs.jitter > 0 ? `, each varied by up to ±${Math.round(runs.jitter * 100)}% as AWS's vary` : ""}).`,
-    `Poll intervals: Kiln's defaults (15, 15, 5, 15 s) × the timescale, in whole seconds, at least 1: builder ${runs.poll.builderSeconds} s, image ${runs.poll.imageSeconds} s, canary ${runs.poll.canarySeconds} s, refresh ${runs.poll.refreshSeconds} s. The builder, image and refresh waits are woken by events and check by themselves only after that long without one; the canary polls at its interval and is healthy after ${runs.healthyThreshold} probes.`,
+    `Poll intervals: Kiln's defaults (15, 15, 5, 15 s) × the timescale, in whole seconds, at least 1: builder ${runs.poll.builderSeconds} s, image ${runs.poll.imageSeconds} s, canary ${runs.poll.canarySeconds} s, refresh ${runs.poll.refreshSeconds} s. The builder, image, canary boot and refresh waits are woken by events and check by themselves only after that long without one (the canary's boot after the builder's interval); the canary's check probes its service until it answers, within one canary interval, and it is healthy after ${runs.healthyThreshold} answers an interval apart.`,
     `Poll intervals are scaled like the durations, so the waiting part of the overhead keeps its proportion at AWS's own durations; Kiln's fixed costs (the orchestration row) would shrink relative to a floor ${Math.round(1 / runs.timescale)} times longer.`,
     ...failed.map(
       (observation) =>

@@ -262,8 +262,15 @@ export interface TaskCallbacks {
 }
 
 export interface HealthProbe {
-  /** One HTTP GET; true for a 2xx answer within the timeout. */
-  check(url: string, timeoutMs: number): Promise<{ healthy: boolean; detail: string }>;
+  /**
+   * HTTP GETs of `url` until one answers 2xx or `retryForMs` has passed since the first (0: a
+   * single GET). Each GET waits `timeoutMs` for its answer. The verdict is the last answer's, with
+   * how many GETs it took: a healthy answer after unhealthy ones does not follow a healthy one.
+   */
+  check(
+    url: string,
+    options: { timeoutMs: number; retryForMs: number },
+  ): Promise<{ healthy: boolean; detail: string; attempts: number }>;
 }
 
 export type NotificationKind =

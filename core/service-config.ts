@@ -10,6 +10,9 @@ const awsId = (prefix: string) =>
     .string()
     .regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `expected an id like ${prefix}-0123456789abcdef0`);
 
+/** The longest a canary's health check waits for one answer. */
+export const longestHealthRequestMs = 30_000;
+
 export const serviceConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -45,7 +48,7 @@ export const serviceConfigSchema = z
           .max(3600)
           .default(300)
           .describe("Deadline for the canary to become healthy"),
-        requestTimeoutMs: z.number().int().min(100).max(30_000).default(2000),
+        requestTimeoutMs: z.number().int().min(100).max(longestHealthRequestMs).default(2000),
       })
       .strict()
       .prefault({}),
@@ -68,7 +71,7 @@ export const serviceConfigSchema = z
       .strict()
       .prefault({})
       .describe(
-        "How long the workflow waits between checks: of the canary's health, and of a builder, image or instance refresh when AWS sends no event that it is done",
+        "How long the workflow waits between checks: of the canary's health, and of a builder, image, instance refresh or the canary's boot (builderSeconds) when AWS sends no event that it is done",
       ),
     retention: z
       .object({

@@ -11,6 +11,8 @@ const sizing: Partial<
   // Reads and checks the whole artifact (gzip, tar, manifest, sha256) before anything launches.
   onArtifact: { timeout: "5 minutes", memory: "1024 MB" },
   pruneImages: { timeout: "5 minutes", memory: "512 MB" },
+  // Probes for up to 10 s (core/deploy/canary.ts), and the last GET may wait its own timeout (≤ 30 s).
+  checkCanary: { timeout: "60 seconds", memory: "256 MB" },
   // API Gateway stops waiting for an integration after 30 seconds.
   api: { timeout: "29 seconds", memory: "512 MB" },
 };

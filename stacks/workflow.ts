@@ -9,7 +9,6 @@ export function deployStateMachineName(stage: string): string {
   return `kiln-${stage}-deploy`;
 }
 
-
 /**
  * Every Lambda function an ASL document's Task states invoke — named by `Resource`, or by
  * `Parameters.FunctionName` for the `lambda:invoke` integrations — inside Parallel branches and

@@ -7,7 +7,9 @@
  *   event says the operation is over (core/deploy/watch.ts, workflows/event-rules.ts); when no
  *   event comes within the service's poll interval (`$.plan.poll`), the task times out and the
  *   workflow checks by itself, then watches again.
- * - The canary's health has no event: it is a Wait → Check → Choice poll loop.
+ * - The canary's boot is watched the same way. Its health has no event: it is a Check → Choice →
+ *   Wait poll loop, whose check keeps probing a canary that does not answer yet for up to one
+ *   poll interval (core/deploy/canary.ts).
  *
  * Every failure goes through one path: Cleanup → RecordOutcome → NotifyOutcome → ReleaseLock →
  * DeploymentFailed.
@@ -45,6 +47,7 @@ export const deployTaskFunctions = {
   CheckImage: "checkImage",
   TerminateBuilder: "terminateInstances",
   LaunchCanary: "launchCanary",
+  WatchCanary: "watch",
   CheckCanary: "checkCanary",
   PinGroupVersion: "pinGroupVersion",
   CreateTemplateVersion: "createTemplateVersion",
@@ -134,6 +137,30 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
     [loop.decide]: decide(loop.resultPath, loop.branches, loop.otherwise),
   });
   /**
+   * A Watch task: paused until `watch` or `wake` hands it the verdict of `kind`'s check, or, when
+   * no event came within the poll interval, on to `check`.
+   */
+  const watchTask = (watch: {
+    state: DeployTaskState;
+    kind: WatchKind;
+    check: DeployTaskState;
+    pollSeconds: PollSeconds;
+    resultPath: string | null;
+    next: string;
+  }): State => ({
+    Type: "Task",
+    Resource: invokeWithCallback,
+    Parameters: {
+      FunctionName: functionArn(deployTaskFunctions[watch.state]),
+      Payload: { kind: watch.kind, "taskToken.$": "$$.Task.Token", "state.$": "$" },
+    },
+    TimeoutSecondsPath: `$.plan.poll.${watch.pollSeconds}`,
+    ResultPath: watch.resultPath,
+    Retry: retry,
+    Catch: [{ ErrorEquals: ["States.Timeout"], ResultPath: null, Next: watch.check }, ...toCleanup],
+    Next: watch.next,
+  });
+  /**
    * Watch → Choice, with Check when no event came within the poll interval: the watch task
    * resumes with the same verdict the check gives, so both lead to the same Choice.
    */
@@ -147,19 +174,7 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
     branches: Record<string, string>;
     otherwise: string;
   }): Record<string, State> => ({
-    [loop.watch]: {
-      Type: "Task",
-      Resource: invokeWithCallback,
-      Parameters: {
-        FunctionName: functionArn(deployTaskFunctions[loop.watch]),
-        Payload: { kind: loop.kind, "taskToken.$": "$$.Task.Token", "state.$": "$" },
-      },
-      TimeoutSecondsPath: `$.plan.poll.${loop.pollSeconds}`,
-      ResultPath: loop.resultPath,
-      Retry: retry,
-      Catch: [{ ErrorEquals: ["States.Timeout"], ResultPath: null, Next: loop.check }, ...toCleanup],
-      Next: loop.decide,
-    },
+    [loop.watch]: watchTask({ ...loop, state: loop.watch, next: loop.decide }),
     [loop.check]: step(loop.check, loop.resultPath, loop.decide),
     [loop.decide]: decide(loop.resultPath, loop.branches, loop.otherwise),
   });
@@ -219,14 +234,24 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
         Parameters: { "deployment.$": "$", roles: ["builder"] },
       }),
 
-      LaunchCanary: step("LaunchCanary", "$.canary", "WaitForCanary"),
+      LaunchCanary: step("LaunchCanary", "$.canary", "WatchCanary"),
+      // Booted (or gone) either way: the health check that follows tells which. Instance state
+      // changes share the builder's interval for checking without an event.
+      WatchCanary: watchTask({
+        state: "WatchCanary",
+        kind: "canary",
+        check: "CheckCanary",
+        pollSeconds: "builderSeconds",
+        resultPath: null,
+        next: "CheckCanary",
+      }),
       ...pollLoop({
         wait: "WaitForCanary",
         check: "CheckCanary",
         decide: "CanaryDone?",
         pollSeconds: "canarySeconds",
         resultPath: "$.canaryCheck",
-        branches: { RUNNING: "WaitForCanary", SUCCEEDED: "PinGroupVersion" },
+        branches: { BOOTING: "WatchCanary", RUNNING: "WaitForCanary", SUCCEEDED: "PinGroupVersion" },
         otherwise: "CanaryFailed",
       }),
       CanaryFailed: failWith("CanaryUnhealthyError", "$.canaryCheck.reason"),

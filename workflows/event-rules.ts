@@ -4,8 +4,8 @@
  * local cloud routes the events its emulators emit through the same patterns.
  *
  * A deploy workflow waiting on a slow AWS operation (a builder stopping, an image becoming
- * available, an instance refresh ending) is woken by these events instead of polling; see
- * docs/decisions/0008-event-driven-waits.md.
+ * available, a canary booting, an instance refresh ending) is woken by these events instead of
+ * polling; see docs/decisions/0008-event-driven-waits.md.
  */
 import type { KilnFunctionName } from "./functions.ts";
 
@@ -44,6 +44,15 @@ export const wakeRules = {
       source: ["aws.ec2"],
       "detail-type": ["EC2 Instance State-change Notification"],
       detail: { state: ["stopped", "terminated"] },
+    },
+    target: "wake",
+  },
+  InstanceRunning: {
+    description: "Kiln canaries reaching the end of their boot",
+    pattern: {
+      source: ["aws.ec2"],
+      "detail-type": ["EC2 Instance State-change Notification"],
+      detail: { state: ["running"] },
     },
     target: "wake",
   },

@@ -43,7 +43,33 @@ export async function launchCanary(
   return { instanceId: instance.instanceId, deadline };
 }
 
-/** One probe of the canary; healthy once `healthyThreshold` probes in a row answered 2xx. */
+/**
+ * The longest one check keeps probing a canary that does not answer yet. Within it the canary is
+ * found healthy a tenth of a second after it answers, instead of up to a poll interval later; past
+ * it, a Wait costs less than the function's time.
+ */
+export const probeWindowCapMs = 10_000;
+
+/** Whether the canary is still booting: not running, or running without an address yet. */
+function booting(instance: { state: string; privateIp?: string }): boolean {
+  return instance.state === "pending" || (instance.state === "running" && !instance.privateIp);
+}
+
+/**
+ * The canary watch's check: BOOTING while it boots, BOOTED once it is running or gone (the
+ * health check that follows tells which).
+ */
+export async function checkCanaryBoot(deps: Pick<CanaryDeps, "fleet">, raw: DeployState) {
+  const { instanceId } = requireKeys(raw, "canary").canary;
+  const instance = await deps.fleet.describe(instanceId);
+  return { status: instance && booting(instance) ? ("BOOTING" as const) : ("BOOTED" as const) };
+}
+
+/**
+ * Probes the canary; healthy once `healthyThreshold` probes in a row, a poll interval apart,
+ * answered 2xx. A canary that does not answer yet is probed again within the check, up to one
+ * poll interval (probeWindowCapMs at most), and counted from its first 2xx answer.
+ */
 export async function checkCanary(
   deps: Pick<CanaryDeps, "history" | "fleet" | "probe" | "clock">,
   raw: DeployState,
@@ -51,7 +77,7 @@ export async function checkCanary(
   const state = requireKeys(raw, "plan", "canary");
   const { instanceId, deadline } = state.canary;
   const previous = state.canaryCheck?.consecutive ?? 0;
-  const overdue = deps.clock.now().getTime() > Date.parse(deadline);
+  const untilDeadlineMs = Date.parse(deadline) - deps.clock.now().getTime();
   const instance = await deps.fleet.describe(instanceId);
 
   if (!instance || !["pending", "running"].includes(instance.state)) {
@@ -61,25 +87,29 @@ export async function checkCanary(
       reason: `canary ${instanceId} is ${instance?.state ?? "gone"}`,
     };
   }
-  if (instance.state === "pending" || !instance.privateIp) {
-    if (overdue)
+  if (booting(instance) || !instance.privateIp) {
+    if (untilDeadlineMs < 0)
       return {
         status: "FAILED" as const,
         consecutive: 0,
         reason: `canary ${instanceId} never reached running`,
       };
-    return { status: "RUNNING" as const, consecutive: 0 };
+    return { status: "BOOTING" as const, consecutive: 0 };
   }
 
   const { port, path, healthyThreshold, requestTimeoutMs } = state.plan.health;
   const url = `http://${instance.privateIp}:${port}${path}`;
-  const result = await deps.probe.check(url, requestTimeoutMs);
-  const consecutive = result.healthy ? previous + 1 : 0;
+  const retryForMs = Math.max(
+    0,
+    Math.min(state.plan.poll.canarySeconds * 1000, probeWindowCapMs, untilDeadlineMs),
+  );
+  const result = await deps.probe.check(url, { timeoutMs: requestTimeoutMs, retryForMs });
+  const consecutive = !result.healthy ? 0 : result.attempts === 1 ? previous + 1 : 1;
   if (consecutive >= healthyThreshold) {
     await deps.history.markStep(state.deploymentId, "canary", "end");
     return { status: "SUCCEEDED" as const, consecutive };
   }
-  if (overdue) {
+  if (deps.clock.now().getTime() > Date.parse(deadline)) {
     return {
       status: "FAILED" as const,
       consecutive,

@@ -62,7 +62,8 @@ export const instanceStepSchema = z.object({
 });
 export const imageStepSchema = z.object({ imageId: z.string(), cached: z.boolean() });
 export const canaryCheckSchema = z.object({
-  status: checkStatusSchema,
+  /** BOOTING: the canary is not running yet, and the workflow watches for it to be. */
+  status: z.enum([...checkStatusSchema.options, "BOOTING"]),
   consecutive: z.number().int().nonnegative(),
   reason: z.string().optional(),
 });

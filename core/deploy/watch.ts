@@ -1,9 +1,9 @@
 /**
  * Event-driven waits. A deploy workflow waiting on a slow AWS operation (its builder stopping,
- * its image becoming available, its instance refresh or rollback ending) pauses on a task token:
- * `watch` registers the token against the resource, and `wake` — invoked by the EventBridge
- * rules in workflows/event-rules.ts when AWS reports a change — runs the same check the polling
- * path runs and hands the workflow its verdict once the wait is over.
+ * its image becoming available, its canary booting, its instance refresh or rollback ending)
+ * pauses on a task token: `watch` registers the token against the resource, and `wake` —
+ * invoked by the EventBridge rules in workflows/event-rules.ts when AWS reports a change — runs
+ * the same check the polling path runs and hands the workflow its verdict once the wait is over.
  *
  * No wake-up is lost to a race: `watch` registers first and checks second, so a change that
  * happened before the registration is seen by its own check, and one after it by `wake`. Both
@@ -14,10 +14,11 @@
 import * as z from "zod";
 import type { Clock, TaskCallbacks, WatcherRegistry } from "../ports.ts";
 import { type BakeDeps, checkBuilder, checkImage } from "./bake.ts";
+import { checkCanaryBoot } from "./canary.ts";
 import { checkRefresh, type RollDeps } from "./roll.ts";
 import { type DeployState, deployStateSchema, requireKeys } from "./state.ts";
 
-export const watchKinds = ["builder", "image", "refresh", "rollback"] as const;
+export const watchKinds = ["builder", "image", "canary", "refresh", "rollback"] as const;
 export type WatchKind = (typeof watchKinds)[number];
 
 export const watchInputSchema = z.object({
@@ -38,7 +39,7 @@ export type WatchDeps = Pick<BakeDeps, "fleet" | "images" | "history"> &
 const watcherLifetimeMs = 24 * 60 * 60 * 1000;
 
 /** The statuses that mean the operation is still under way: the workflow keeps waiting. */
-const underWay = new Set(["RUNNING", "ROLLING_BACK"]);
+const underWay = new Set(["RUNNING", "ROLLING_BACK", "BOOTING"]);
 
 /** The resource a wait is about, named as the events about it name it (see resourceOfEvent). */
 export function watchedResource(kind: WatchKind, raw: DeployState): string {
@@ -47,6 +48,8 @@ export function watchedResource(kind: WatchKind, raw: DeployState): string {
       return `instance:${requireKeys(raw, "builder").builder.instanceId}`;
     case "image":
       return `image:${requireKeys(raw, "image").image.imageId}`;
+    case "canary":
+      return `instance:${requireKeys(raw, "canary").canary.instanceId}`;
     case "refresh":
       return `refresh:${requireKeys(raw, "refresh").refresh.refreshId}`;
     case "rollback": {
@@ -66,6 +69,8 @@ function check(deps: WatchDeps, kind: WatchKind, state: DeployState): Promise<Ve
       return checkBuilder(deps, state);
     case "image":
       return checkImage(deps, state);
+    case "canary":
+      return checkCanaryBoot(deps, state);
     case "refresh":
     case "rollback":
       return checkRefresh(deps, state);

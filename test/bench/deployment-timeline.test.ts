@@ -35,7 +35,7 @@ const state = (name: string, from: number, to: number, type = "Task", output?: o
     [to, `${type}StateExited`, name, output],
   ] as Array<[number, string, string, object?]>;
 
-/** A fresh bake: request 0–100, a builder loop, an image loop, the canary's poll loop, the refresh loop. */
+/** A fresh bake: request 0–100, a builder loop, an image loop, the canary's loop, the refresh loop. */
 function freshBake(): TimelineInput {
   const events = history([
     [100, "ExecutionStarted"],
@@ -47,14 +47,13 @@ function freshBake(): TimelineInput {
     ...state("WatchImage", 2_050, 5_055),
     ...state("ImageDone?", 5_055, 5_060, "Choice"),
     ...state("LaunchCanary", 5_060, 5_100),
-    ...state("WaitForCanary", 5_100, 5_500, "Wait"),
-    ...state("CheckCanary", 5_500, 5_510, "Task", { canaryCheck: { consecutive: 0 } }),
-    ...state("CanaryDone?", 5_510, 5_515, "Choice"),
-    ...state("WaitForCanary", 5_515, 6_490, "Wait"),
-    ...state("CheckCanary", 6_490, 6_500, "Task", { canaryCheck: { consecutive: 1 } }),
-    ...state("CanaryDone?", 6_500, 6_510, "Choice"),
-    ...state("WaitForCanary", 6_510, 7_490, "Wait"),
-    ...state("CheckCanary", 7_490, 7_500, "Task", { canaryCheck: { consecutive: 2 } }),
+    // The boot's event resumes the watch; the check probes until the service, listening at
+    // 6,200, answers; one more healthy answer an interval later confirms it.
+    ...state("WatchCanary", 5_100, 6_020),
+    ...state("CheckCanary", 6_020, 6_290, "Task", { canaryCheck: { status: "RUNNING", consecutive: 1 } }),
+    ...state("CanaryDone?", 6_290, 6_300, "Choice"),
+    ...state("WaitForCanary", 6_300, 7_490, "Wait"),
+    ...state("CheckCanary", 7_490, 7_500, "Task", { canaryCheck: { status: "SUCCEEDED", consecutive: 2 } }),
     ...state("CanaryDone?", 7_500, 7_510, "Choice"),
     ...state("PinGroupVersion", 7_510, 7_600),
     ...state("StartRefresh", 7_600, 7_650),
@@ -108,13 +107,24 @@ describe("deploymentTimeline", () => {
 
   it("leaves as overhead only detection lag, the canary's further probe and Kiln's time outside the loops", () => {
     const lags = Object.fromEntries(timeline.loops.map((loop) => [loop.loop, loop.lagMs]));
-    expect(lags).toEqual({ builder: 20, image: 10, canary: 310, refresh: 10 });
+    expect(lags).toEqual({ builder: 20, image: 10, canary: 100, refresh: 10 });
     expect(timeline.overhead).toEqual({
       totalMs: 12_100 - 10_240,
-      detectionLagMs: 350,
-      canaryConfirmationMs: 1_000,
+      detectionLagMs: 140,
+      canaryConfirmationMs: 1_210,
       // Upload → LaunchBuilder returned, and the four steps between loops: 250 + 40 + 40 + 140 + 40.
       orchestrationMs: 510,
+    });
+  });
+
+  it("counts the canary's checks up to the one that found it healthy, and that check's time", () => {
+    expect(timeline.loops.find((loop) => loop.loop === "canary")).toMatchObject({
+      waits: "event + probes",
+      startedAt: epoch + 5_100,
+      conditionAt: epoch + 6_200,
+      detectedAt: epoch + 6_300,
+      checks: 2,
+      checkMs: 6_300 - 6_020,
     });
   });
 

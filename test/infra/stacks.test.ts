@@ -7,6 +7,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { historyTableDefinition, historyTableTtlAttribute } from "../../core/aws/history-table.ts";
+import { probeWindowCapMs } from "../../core/deploy/canary.ts";
+import { longestHealthRequestMs } from "../../core/service-config.ts";
 import type { ApiDeps } from "../../functions/api/api-deps.ts";
 import { apiRoutes } from "../../functions/api/api-routes.ts";
 import { functionVariables, localOnlyVariables } from "../../stacks/function-environment.ts";
@@ -422,6 +424,12 @@ describe("functions", () => {
 
   it("deploy without Slack until its webhook secret is set", () => {
     expect(lambdaOf(personal, "notify").inputs.environment.variables.KILN_SLACK_WEBHOOK_URL).toBe("");
+  });
+
+  it("gives the canary health check the time to probe for its whole window and wait out a last GET", () => {
+    expect(lambdaOf(production, "checkCanary").inputs.timeout * 1000).toBeGreaterThan(
+      probeWindowCapMs + longestHealthRequestMs,
+    );
   });
 
   it("puts the canary health check in the configured VPC, and no other function", () => {

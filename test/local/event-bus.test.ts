@@ -143,6 +143,7 @@ describe("the local event bus", () => {
   it("routes through Kiln's wake rules the events that end a wait, and not those of work under way", async () => {
     const { bus, delivered } = busWith(wakeRules);
     const waking = [
+      instanceIn("running"),
       instanceIn("stopped"),
       instanceIn("terminated"),
       amiStateChangeEvent("ami-0123456789abcdef0", "available", "request"),
@@ -153,7 +154,7 @@ describe("the local event bus", () => {
     ];
     const ignored = [
       instanceIn("pending"),
-      instanceIn("running"),
+      instanceIn("stopping"),
       amiStateChangeEvent("ami-0123456789abcdef0", "deregistered", "request"),
       refreshEvent("Started"),
     ];

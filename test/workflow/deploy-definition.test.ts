@@ -44,10 +44,11 @@ describe("buildDeployWorkflow", () => {
     }
   });
 
-  it("pauses on a task token for the builder, the image, the refresh and its rollback, checking by itself after the poll interval", () => {
+  it("pauses on a task token for the builder, the image, the canary's boot, the refresh and its rollback, checking by itself after the poll interval", () => {
     const watches = states.filter(([, state]) => state.Resource === invokeWithCallback);
     expect(watches.map(([name]) => name).sort()).toEqual([
       "WatchBuilder",
+      "WatchCanary",
       "WatchImage",
       "WatchRefresh",
       "WatchRollback",
@@ -60,6 +61,11 @@ describe("buildDeployWorkflow", () => {
       expect(String(state.TimeoutSecondsPath), name).toMatch(/^\$\.plan\.poll\./);
       const onTimeout = (state.Catch as Array<{ ErrorEquals: string[]; Next: string }>)[0];
       expect(onTimeout?.ErrorEquals, name).toEqual(["States.Timeout"]);
+      if (name === "WatchCanary") {
+        // Booted or gone, with or without an event: the canary's health check tells which.
+        expect([state.Next, onTimeout?.Next, state.ResultPath]).toEqual(["CheckCanary", "CheckCanary", null]);
+        continue;
+      }
       const check = definition.States[onTimeout?.Next ?? ""];
       // The check and the watch lead to the same Choice, which reads both verdicts the same way.
       expect(check?.Type, name).toBe("Task");
@@ -120,6 +126,22 @@ describe("buildDeployWorkflow", () => {
     expect([...seen].sort()).toEqual(Object.keys(definition.States).sort());
     expect(definition.States.ReleaseLock?.Next).toBe("DeploymentFailed");
     expect(definition.States.DeploymentFailed?.Type).toBe("Fail");
+  });
+
+  it("watches a booting canary again, and waits a poll interval between its healthy answers", () => {
+    expect(definition.States["CanaryDone?"]).toMatchObject({
+      Choices: [
+        { Variable: "$.canaryCheck.status", StringEquals: "BOOTING", Next: "WatchCanary" },
+        { Variable: "$.canaryCheck.status", StringEquals: "RUNNING", Next: "WaitForCanary" },
+        { Variable: "$.canaryCheck.status", StringEquals: "SUCCEEDED", Next: "PinGroupVersion" },
+      ],
+      Default: "CanaryFailed",
+    });
+    expect(definition.States.LaunchCanary?.Next).toBe("WatchCanary");
+    expect(definition.States.WaitForCanary).toMatchObject({
+      SecondsPath: "$.plan.poll.canarySeconds",
+      Next: "CheckCanary",
+    });
   });
 
   it("waits with intervals from the plan, never a fixed sleep", () => {

@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { checkCanary, launchCanary } from "../../../core/deploy/canary.ts";
+import { checkCanary, checkCanaryBoot, launchCanary, probeWindowCapMs } from "../../../core/deploy/canary.ts";
 import type { DeployState } from "../../../core/deploy/state.ts";
 import { kilnTag } from "../../../core/deploy/tags.ts";
 import type { GroupInfo, ScalingGroups } from "../../../core/ports.ts";
 import { type FakeKiln, fakeKiln } from "../../fakes/fake-kiln.ts";
-import { aDeployment, aDeployState, anExecutionInput } from "../../fakes/test-data.ts";
+import { aDeployment, aDeployState, anExecutionInput, aPlan } from "../../fakes/test-data.ts";
 
 const minute = 60_000;
 
@@ -65,12 +65,51 @@ describe("canary step", () => {
       }).instanceId;
     });
 
-    it("probes the service's health path on the canary's private address with the request timeout", async () => {
+    it("probes the service's health path on the canary's private address, retrying for one poll interval", async () => {
       kiln.probe.answer(true);
 
       await checkCanary(kiln, state());
 
-      expect(kiln.probe.calls).toEqual([{ url: "http://10.0.1.23:8080/health", timeoutMs: 2000 }]);
+      expect(kiln.probe.calls).toEqual([
+        { url: "http://10.0.1.23:8080/health", timeoutMs: 2000, retryForMs: 5000 },
+      ]);
+    });
+
+    it("retries for no longer than the window's cap, nor past the deadline", async () => {
+      kiln.probe.answer(true, true);
+      const plan = aPlan(input);
+      const slowPolls = aDeployState(input, {
+        plan: { ...plan, poll: { ...plan.poll, canarySeconds: 60 } },
+        canary: { instanceId, deadline: kiln.clock.inMs(minute) },
+      });
+
+      await checkCanary(kiln, slowPolls);
+      await checkCanary(kiln, state(0, 1500));
+
+      expect(kiln.probe.calls.map((call) => call.retryForMs)).toEqual([probeWindowCapMs, 1500]);
+    });
+
+    it("counts a healthy answer that came after retries as the first in a row", async () => {
+      kiln.probe.answerHealthyAfter(4);
+
+      const check = await checkCanary(kiln, state(2));
+
+      expect(check).toEqual({
+        status: "RUNNING",
+        consecutive: 1,
+        reason: "http://10.0.1.23:8080/health answered 200",
+      });
+    });
+
+    it("succeeds at once when the threshold is one and the canary answers within the window", async () => {
+      kiln.probe.answerHealthyAfter(7);
+      const plan = aPlan(input);
+      const once = aDeployState(input, {
+        plan: { ...plan, health: { ...plan.health, healthyThreshold: 1 } },
+        canary: { instanceId, deadline: kiln.clock.inMs(minute) },
+      });
+
+      expect(await checkCanary(kiln, once)).toEqual({ status: "SUCCEEDED", consecutive: 1 });
     });
 
     it("succeeds once the threshold of consecutive healthy answers is reached", async () => {
@@ -118,12 +157,12 @@ describe("canary step", () => {
       expect(check.consecutive).toBe(1);
     });
 
-    it("waits for a pending canary without probing it", async () => {
+    it("sends a pending canary back to be watched, without probing it", async () => {
       kiln.fleet.setState(instanceId, "pending", { privateIp: undefined });
 
       const check = await checkCanary(kiln, state());
 
-      expect(check).toEqual({ status: "RUNNING", consecutive: 0 });
+      expect(check).toEqual({ status: "BOOTING", consecutive: 0 });
       expect(kiln.probe.calls).toEqual([]);
     });
 
@@ -149,6 +188,39 @@ describe("canary step", () => {
         consecutive: 0,
         reason: `canary ${instanceId} is ${instanceState}`,
       });
+    });
+  });
+
+  describe("checkCanaryBoot", () => {
+    it.each([
+      ["pending", "10.0.1.23", "BOOTING"],
+      ["running", undefined, "BOOTING"],
+      ["running", "10.0.1.23", "BOOTED"],
+      ["terminated", undefined, "BOOTED"],
+      ["stopped", "10.0.1.23", "BOOTED"],
+    ] as const)("a %s canary with address %s is %s", async (instanceState, privateIp, status) => {
+      const { instanceId } = kiln.fleet.add(input.deploymentId, "canary", {
+        state: instanceState,
+        privateIp,
+      });
+
+      const check = await checkCanaryBoot(
+        kiln,
+        aDeployState(input, { canary: { instanceId, deadline: kiln.clock.inMs(minute) } }),
+      );
+
+      expect(check).toEqual({ status });
+    });
+
+    it("treats a canary that is gone as booted: the health check reports it", async () => {
+      const check = await checkCanaryBoot(
+        kiln,
+        aDeployState(input, {
+          canary: { instanceId: "i-0000000000000dead", deadline: kiln.clock.inMs(minute) },
+        }),
+      );
+
+      expect(check).toEqual({ status: "BOOTED" });
     });
   });
 });

@@ -168,6 +168,30 @@ describe("event-driven waits", () => {
     expect((await kiln.history.get(input.deploymentId))?.steps.bake?.endedAt).toBeDefined();
   });
 
+  it("resumes a canary's wait when it is running, and when it is gone before it ran", async () => {
+    const canaryState = (instanceId: string) =>
+      aDeployState(input, { canary: { instanceId, deadline: kiln.clock.inMs(60_000) } });
+    const booting = kiln.fleet.add(input.deploymentId, "canary", { state: "pending" }).instanceId;
+    const lost = kiln.fleet.add(input.deploymentId, "canary", { state: "pending" }).instanceId;
+    await watch(deps, { kind: "canary", taskToken: "token-1", state: canaryState(booting) });
+    const watched = await watch(deps, { kind: "canary", taskToken: "token-2", state: canaryState(lost) });
+    expect(watched).toEqual({ resource: `instance:${lost}`, status: "BOOTING", resumed: false });
+
+    kiln.fleet.setState(booting, "running", { privateIp: "10.0.1.23" });
+    kiln.fleet.setState(lost, "terminated");
+    const woken = [
+      await wake(deps, instanceEvent(booting, "running")),
+      await wake(deps, instanceEvent(lost, "terminated")),
+    ];
+
+    expect(woken).toMatchObject([
+      { resource: `instance:${booting}`, status: "BOOTED", resumed: true },
+      { resource: `instance:${lost}`, status: "BOOTED", resumed: true },
+    ]);
+    expect(callbacks.answered.map((answer) => answer.taskToken)).toEqual(["token-1", "token-2"]);
+    expect(kiln.probe.calls).toEqual([]);
+  });
+
   it("ignores events about resources nobody waits on, and events of other kinds", async () => {
     expect(await wake(deps, instanceEvent("i-0123456789abcdef0", "stopped"))).toEqual({
       resource: "instance:i-0123456789abcdef0",
@@ -189,6 +213,9 @@ describe("event-driven waits", () => {
       refresh: { refreshId: "r-1" },
     });
     expect(watchedResource("builder", state)).toBe(resourceOfEvent(instanceEvent("i-0abc", "stopped")));
+    expect(
+      watchedResource("canary", { ...state, canary: { instanceId: "i-0def", deadline: kiln.clock.inMs(1) } }),
+    ).toBe(resourceOfEvent(instanceEvent("i-0def", "running")));
     expect(watchedResource("image", state)).toBe(resourceOfEvent(imageEvent("ami-0abc", "available")));
     expect(watchedResource("refresh", state)).toBe(resourceOfEvent(refreshEvent("r-1", "Succeeded")));
     expect(watchedResource("rollback", { ...state, rollback: { refreshId: "r-2", reason: "x" } })).toBe(
@@ -212,6 +239,7 @@ describe("wake rules", () => {
   it("send the events that can end a wait to wake", () => {
     expect(matching(instanceEvent("i-1", "stopped"))).toEqual(["InstanceStopped"]);
     expect(matching(instanceEvent("i-1", "terminated"))).toEqual(["InstanceStopped"]);
+    expect(matching(instanceEvent("i-1", "running"))).toEqual(["InstanceRunning"]);
     expect(matching(imageEvent("ami-1", "available"))).toEqual(["ImageSettled"]);
     expect(matching(imageEvent("ami-1", "failed"))).toEqual(["ImageSettled"]);
     expect(matching(refreshEvent("r-1", "Succeeded"))).toEqual(["RefreshEnded"]);
@@ -221,7 +249,6 @@ describe("wake rules", () => {
 
   it("leave out events that cannot", () => {
     expect(matching(instanceEvent("i-1", "pending"))).toEqual([]);
-    expect(matching(instanceEvent("i-1", "running"))).toEqual([]);
     expect(matching(instanceEvent("i-1", "shutting-down"))).toEqual([]);
     expect(matching(imageEvent("ami-1", "deregistered"))).toEqual([]);
     expect(matching(refreshEvent("r-1", "Started"))).toEqual([]);
