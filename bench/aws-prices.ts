@@ -1,3 +1,5 @@
+import { type KilnFunctionName, sizingOf } from "../workflows/functions.ts";
+
 /**
  * Public AWS prices the cost figure uses: on-demand, us-east-1 (US East, N. Virginia), USD,
  * without free tiers (they would make every figure here $0).
@@ -35,23 +37,16 @@ export const awsPrices = {
   },
 } as const;
 
-/**
- * How Kiln's functions are deployed (stacks/functions.ts): Arm, 256 MB unless sized otherwise.
- * Kept here as the bill is computed from it; a change there should be mirrored.
- */
-export const deployedFunctions = {
-  architecture: "arm64",
-  defaultMemoryMb: 256,
-  memoryMb: { onArtifact: 1024, pruneImages: 512, api: 512 } as Record<string, number>,
-} as const;
+/** How Kiln's functions are deployed (stacks/functions.ts): Arm, sized by workflows/functions.ts. */
+export const deployedFunctions = { architecture: "arm64" } as const;
 
 /** Memory a function is deployed with, MB. */
-export function memoryMbOf(functionName: string): number {
-  return deployedFunctions.memoryMb[functionName] ?? deployedFunctions.defaultMemoryMb;
+export function memoryMbOf(functionName: KilnFunctionName): number {
+  return sizingOf(functionName).memoryMb;
 }
 
 /** What one invocation of `functionName` lasting `durationMs` costs (request + duration). */
-export function lambdaInvocationCost(functionName: string, durationMs: number): number {
+export function lambdaInvocationCost(functionName: KilnFunctionName, durationMs: number): number {
   const billedMs = Math.max(1, Math.ceil(durationMs));
   const gbSeconds = (memoryMbOf(functionName) / 1024) * (billedMs / 1000);
   return (

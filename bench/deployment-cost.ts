@@ -3,6 +3,8 @@
  * durations, AWS API calls by action — and what that would cost on AWS (Step Functions Standard,
  * Lambda as deployed, DynamoDB on-demand as an upper estimate), plus what Kiln does while idle.
  */
+
+import { defaultSizing, type KilnFunctionName } from "../workflows/functions.ts";
 import { type CallCounts, totalCalls } from "./aws-call-counter.ts";
 import { awsPrices, deployedFunctions, lambdaInvocationCost, memoryMbOf } from "./aws-prices.ts";
 import type { DeploymentKind, DeploymentObservation, DeploymentRuns } from "./deployment-runs.ts";
@@ -27,7 +29,9 @@ export interface DeploymentBill {
 }
 
 /** The invocations of a deployment, with the in-process API request billed as one `api` invocation. */
-function invocationsOf(observation: DeploymentObservation): Array<{ name: string; durationMs: number }> {
+function invocationsOf(
+  observation: DeploymentObservation,
+): Array<{ name: KilnFunctionName; durationMs: number }> {
   const invoked = observation.invocations.flatMap((entry) =>
     entry.durationsMs.map((durationMs) => ({ name: entry.name, durationMs })),
   );
@@ -232,7 +236,7 @@ export function deploymentCostFigure(
     number: 3,
     id: "deployment-cost",
     title: "Work and AWS cost per deployment",
-    method: `The ${fresh.length + perKind(runs, "bake-cache hit").length} deployments of figure 1. Transitions: states entered plus retries, as Step Functions bills them (the local Step Functions counts them); invocations and durations from the local Lambda runtime (warm, in process); API calls counted by an SDK middleware on Kiln's own clients (bench/aws-call-counter.ts). Prices: ${awsPrices.region}, taken ${awsPrices.takenOn} (bench/aws-prices.ts), no free tier; functions billed as deployed (${deployedFunctions.architecture}, ${deployedFunctions.defaultMemoryMb} MB unless sized otherwise), per 1 ms.`,
+    method: `The ${fresh.length + perKind(runs, "bake-cache hit").length} deployments of figure 1. Transitions: states entered plus retries, as Step Functions bills them (the local Step Functions counts them); invocations and durations from the local Lambda runtime (warm, in process); API calls counted by an SDK middleware on Kiln's own clients (bench/aws-call-counter.ts). Prices: ${awsPrices.region}, taken ${awsPrices.takenOn} (bench/aws-prices.ts), no free tier; functions billed as deployed (${deployedFunctions.architecture}, ${defaultSizing.memoryMb} MB unless sized otherwise), per 1 ms.`,
     tables: [costTable, functionTable, callTable, idleTable],
     targets,
     notes: [

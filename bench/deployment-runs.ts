@@ -14,6 +14,7 @@ import { requestDeployment } from "../core/request-deployment.ts";
 import { artifactLimits } from "../functions/environment.ts";
 import * as wire from "../functions/wiring.ts";
 import type { FunctionStats } from "../local/functions.ts";
+import type { KilnFunctionName } from "../workflows/functions.ts";
 import { type CallCounts, callsBetween } from "./aws-call-counter.ts";
 import { type BenchCloud, benchServiceConfig, startBenchCloud } from "./bench-cloud.ts";
 import { type DeploymentTimeline, deploymentTimeline } from "./deployment-timeline.ts";
@@ -24,7 +25,7 @@ import type { OperationEvent } from "./recording-timescale.ts";
 export type DeploymentKind = "fresh bake" | "bake-cache hit" | "first bake (empty group)";
 
 export interface FunctionInvocations {
-  name: string;
+  name: KilnFunctionName;
   durationsMs: number[];
   errors: number;
 }

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
-import { type KilnFunctionName, kilnFunctionNames, kilnFunctions } from "../workflows/functions.ts";
+import { type KilnFunctionName, kilnFunctionNames, kilnFunctions, sizingOf } from "../workflows/functions.ts";
 import { accountId, type Log, region } from "./endpoints.ts";
 
 /** A Lambda handler as Kiln's entry files export it. */
@@ -42,14 +42,6 @@ export interface LocalFunctions {
   stats(): FunctionStats[];
   resetStats(): void;
 }
-
-/** Timeouts as the stack deploys them (stacks/functions.ts); the rest get the default. */
-const deployedTimeoutSeconds: Partial<Record<KilnFunctionName, number>> = {
-  onArtifact: 300,
-  pruneImages: 300,
-  api: 29,
-};
-const defaultTimeoutSeconds = 30;
 
 const functionPrefix = "kiln-";
 const arnPrefix = `arn:aws:lambda:${region}:${accountId}:function:`;
@@ -87,7 +79,7 @@ export function resolveFunctionName(nameOrArn: string): KilnFunctionName {
 
 function timeoutFor(name: KilnFunctionName, option: LocalFunctionsOptions["timeoutSeconds"]): number {
   if (typeof option === "number") return option;
-  return option?.[name] ?? deployedTimeoutSeconds[name] ?? defaultTimeoutSeconds;
+  return option?.[name] ?? sizingOf(name).timeoutSeconds;
 }
 
 function throughJson(value: unknown, what: string): unknown {

@@ -1,21 +1,8 @@
-import { type KilnFunctionName, kilnFunctionNames } from "../workflows/functions.ts";
+import { type KilnFunctionName, kilnFunctionNames, sizingOf } from "../workflows/functions.ts";
 import type { FunctionBundle } from "./function-bundles.ts";
 import { functionVariables, type KilnVariable } from "./function-environment.ts";
 import { functionStatements, type KilnArns, type PolicyStatement, scopes } from "./permissions.ts";
 import type { KilnSettings } from "./settings.ts";
-
-/** Functions that need more than a short task's time or memory. */
-const sizing: Partial<
-  Record<KilnFunctionName, { timeout: `${number} seconds` | `${number} minutes`; memory: `${number} MB` }>
-> = {
-  // Reads and checks the whole artifact (gzip, tar, manifest, sha256) before anything launches.
-  onArtifact: { timeout: "5 minutes", memory: "1024 MB" },
-  pruneImages: { timeout: "5 minutes", memory: "512 MB" },
-  // Probes for up to 10 s (core/deploy/canary.ts), and the last GET may wait its own timeout (≤ 30 s).
-  checkCanary: { timeout: "60 seconds", memory: "256 MB" },
-  // API Gateway stops waiting for an integration after 30 seconds.
-  api: { timeout: "29 seconds", memory: "512 MB" },
-};
 
 /**
  * Functions AWS invokes asynchronously (S3 notifications, EventBridge rules). An event they fail
@@ -171,8 +158,8 @@ export function createFunctions(inputs: FunctionInputs): KilnFunctions {
       role: role.arn,
       // Kiln's functions always run in AWS; the local cloud is how Kiln runs on a laptop.
       dev: false,
-      timeout: sizing[name]?.timeout ?? "30 seconds",
-      memory: sizing[name]?.memory ?? "256 MB",
+      timeout: `${sizingOf(name).timeoutSeconds} seconds`,
+      memory: `${sizingOf(name).memoryMb} MB`,
       logging: { retention: "1 month", format: "json" },
       environment: Object.fromEntries(
         functionVariables[name].map((variable) => [variable, inputs.variables[variable]]),

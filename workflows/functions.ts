@@ -31,3 +31,27 @@ export const kilnFunctions = {
 export type KilnFunctionName = keyof typeof kilnFunctions;
 
 export const kilnFunctionNames = Object.keys(kilnFunctions) as KilnFunctionName[];
+
+export interface FunctionSizing {
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+/** A short task's time and memory, as every function is deployed unless sized otherwise. */
+export const defaultSizing: FunctionSizing = { timeoutSeconds: 30, memoryMb: 256 };
+
+/** Functions that need more than a short task's time or memory. */
+const sizing: Partial<Record<KilnFunctionName, Partial<FunctionSizing>>> = {
+  // Reads and checks the whole artifact (gzip, tar, manifest, sha256) before anything launches.
+  onArtifact: { timeoutSeconds: 300, memoryMb: 1024 },
+  pruneImages: { timeoutSeconds: 300, memoryMb: 512 },
+  // Probes for up to 10 s (core/deploy/canary.ts), and the last GET may wait its own timeout (≤ 30 s).
+  checkCanary: { timeoutSeconds: 60 },
+  // API Gateway stops waiting for an integration after 30 seconds.
+  api: { timeoutSeconds: 29, memoryMb: 512 },
+};
+
+/** The time and memory `name` is deployed with: on AWS by the stack, locally by the Lambda runtime. */
+export function sizingOf(name: KilnFunctionName): FunctionSizing {
+  return { ...defaultSizing, ...sizing[name] };
+}
