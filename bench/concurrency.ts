@@ -300,9 +300,9 @@ export async function concurrencyFigure(options: BenchOptions): Promise<FigureRe
         },
       ],
       notes: [
-        `A deployment's overhead is Kiln's alone: its time outside the wait loops (tasks, transitions, the request), each loop's detection lag and the canary's further probes. The canary's loop polls, so where its service started in the 1 s poll cycle moves each overhead by up to an interval; ${loneRuns} lone run${loneRuns === 1 ? "" : "s"} make the baseline. AWS-like durations vary by up to ±25% here, as in figure 1.`,
+        `A deployment's overhead is Kiln's alone: its time outside the wait loops (tasks, transitions, the request), each loop's detection lag and the canary's further probes. ${loneRuns} lone run${loneRuns === 1 ? "" : "s"} make the baseline. AWS-like durations vary by up to ±25% here, as in figure 1.`,
         "Kiln's own work under load shows in its functions' durations (last row of the summary): that part is what many deployments at once slow down.",
-        `All ${count} deployments share 2 cores with their instances (builders, canaries, ${count * capacity} group instances and their replacements) and the emulators.`,
+        `All ${count} deployments share 2 cores with their instances (builders, canaries, ${count * capacity} group instances and their replacements) and the emulators, whose file work (the instances' disk copies, the DynamoDB engine, S3's objects) shares libuv's thread pool: ${process.env.UV_THREADPOOL_SIZE ?? "4 (Node's default)"} threads here.`,
       ],
       data: { count, capacity, lone, concurrent, wallMs, invocationMs },
     };

@@ -21,6 +21,11 @@ import { type FigureGroup, failedFigures, figureGroupNames, figureGroups } from 
 import { renderFigure, renderSummary } from "./table-printer.ts";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
+/**
+ * libuv's thread pool for a process hosting the local cloud, as `npm start` sizes it
+ * (package.json): the instances' disk copies, the DynamoDB engine and S3's files all queue on it.
+ */
+const localCloudThreadPoolSize = "16";
 export const resultsFile = join(benchDir, "results", "latest.json");
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -53,8 +58,14 @@ function measureGroup(
       {
         stdio: ["ignore", "inherit", "inherit"],
         // Kiln's functions log through Powertools and the SDK warns about Node 20 in every
-        // process: the output is for the figures.
-        env: { ...process.env, POWERTOOLS_LOG_LEVEL: "ERROR", NODE_NO_WARNINGS: "1" },
+        // process: the output is for the figures. The local cloud gets the thread pool `npm start`
+        // gives it (package.json).
+        env: {
+          ...process.env,
+          POWERTOOLS_LOG_LEVEL: "ERROR",
+          NODE_NO_WARNINGS: "1",
+          UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? localCloudThreadPoolSize,
+        },
       },
     );
     const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
