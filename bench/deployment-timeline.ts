@@ -46,7 +46,10 @@ export interface WaitLoop {
   lagMs: number;
   /** Checks the workflow made (one Lambda invocation each: Watch registrations and Check states). */
   checks: number;
-  /** Of the lag, what followed the last Wait or Watch: the check that saw the condition (the canary's), and the Choice. */
+  /**
+   * Of the lag, what followed the last Wait or Watch (or the condition, for a check already under
+   * way): the check that saw the condition (the canary's), and the Choice.
+   */
   checkMs: number;
   /** conditionAt − startedAt: what AWS (here, the local cloud) took, as the workflow saw it: the loop's floor. */
   observedMs: number;
@@ -278,7 +281,8 @@ export function deploymentTimeline(input: TimelineInput): DeploymentTimeline {
     detectedAt: canaryDetected,
     lagMs: canaryDetected - listeningAt,
     checks: checkedBefore("WatchCanary") + checkedBefore("CheckCanary"),
-    checkMs: canaryDetected - lastPause,
+    // The check probes while the service starts: only what followed the condition is lag.
+    checkMs: canaryDetected - Math.max(lastPause, listeningAt),
     observedMs: canaryObservedMs,
     timedMs: Math.min(canaryObservedMs, canaryBoot.ms),
     operations: [canaryBoot.operation],
