@@ -122,16 +122,17 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
     Choices: Object.entries(branches).map(([status, next]) => statusIs(`${resultPath}.status`, status, next)),
     Default: otherwise,
   });
-  /** Wait → Check → Choice: the check's verdict either loops back to the wait or moves on. */
-  const pollLoop = (loop: {
-    wait: string;
+  /** A loop's check, the Choice reading its verdict, and where each verdict leads. */
+  interface Loop {
     check: DeployTaskState;
     decide: string;
     pollSeconds: PollSeconds;
     resultPath: string;
     branches: Record<string, string>;
     otherwise: string;
-  }): Record<string, State> => ({
+  }
+  /** Wait → Check → Choice: the check's verdict either loops back to the wait or moves on. */
+  const pollLoop = (loop: Loop & { wait: string }): Record<string, State> => ({
     [loop.wait]: wait(`$.plan.poll.${loop.pollSeconds}`, loop.check),
     [loop.check]: step(loop.check, loop.resultPath, loop.decide),
     [loop.decide]: decide(loop.resultPath, loop.branches, loop.otherwise),
@@ -164,16 +165,7 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
    * Watch → Choice, with Check when no event came within the poll interval: the watch task
    * resumes with the same verdict the check gives, so both lead to the same Choice.
    */
-  const watchLoop = (loop: {
-    watch: DeployTaskState;
-    kind: WatchKind;
-    check: DeployTaskState;
-    decide: string;
-    pollSeconds: PollSeconds;
-    resultPath: string;
-    branches: Record<string, string>;
-    otherwise: string;
-  }): Record<string, State> => ({
+  const watchLoop = (loop: Loop & { watch: DeployTaskState; kind: WatchKind }): Record<string, State> => ({
     [loop.watch]: watchTask({ ...loop, state: loop.watch, next: loop.decide }),
     [loop.check]: step(loop.check, loop.resultPath, loop.decide),
     [loop.decide]: decide(loop.resultPath, loop.branches, loop.otherwise),
