@@ -6,7 +6,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@a
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { historyTableDefinition } from "../../core/aws/history-table.ts";
 import { startDynamoDb } from "../../local/dynamodb.ts";
-import { localCredentials } from "../../local/endpoints.ts";
+import { localCredentials, PortInUseError, portOf } from "../../local/endpoints.ts";
 
 function clientFor(url: string) {
   return DynamoDBDocumentClient.from(
@@ -64,6 +64,25 @@ describe("local DynamoDB", () => {
     } finally {
       again.destroy();
       await second.close();
+    }
+  });
+
+  it("names the port when it is taken, and answers nothing once closed", async () => {
+    const first = await startDynamoDb({ stateDir });
+    const port = portOf(first.url);
+    try {
+      await expect(startDynamoDb({ stateDir: join(stateDir, "other"), port })).rejects.toThrow(PortInUseError);
+    } finally {
+      await first.close();
+    }
+
+    const client = clientFor(first.url);
+    try {
+      await expect(client.send(new DescribeTableCommand({ TableName: "kiln" }))).rejects.toMatchObject({
+        code: "ECONNREFUSED",
+      });
+    } finally {
+      client.destroy();
     }
   });
 });
