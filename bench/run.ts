@@ -16,16 +16,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as z from "zod";
+import { localCloudProcessEnv } from "../local/endpoints.ts";
 import { type FigureResult, figureResultsSchema } from "./figure.ts";
 import { type FigureGroup, failedFigures, figureGroupNames, figureGroups } from "./figure-groups.ts";
 import { renderFigure, renderSummary } from "./table-printer.ts";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
-/**
- * libuv's thread pool for a process hosting the local cloud, as `npm start` sizes it
- * (package.json): the instances' disk copies, the DynamoDB engine and S3's files all queue on it.
- */
-const localCloudThreadPoolSize = "16";
 export const resultsFile = join(benchDir, "results", "latest.json");
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -59,13 +55,8 @@ function measureGroup(
         stdio: ["ignore", "inherit", "inherit"],
         // Kiln's functions log through Powertools and the SDK warns about Node 20 in every
         // process: the output is for the figures. The local cloud gets the thread pool `npm start`
-        // gives it (package.json).
-        env: {
-          ...process.env,
-          POWERTOOLS_LOG_LEVEL: "ERROR",
-          NODE_NO_WARNINGS: "1",
-          UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? localCloudThreadPoolSize,
-        },
+        // gives it.
+        env: localCloudProcessEnv({ ...process.env, POWERTOOLS_LOG_LEVEL: "ERROR", NODE_NO_WARNINGS: "1" }),
       },
     );
     const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);

@@ -16,6 +16,7 @@ import { endProcessGroups, findInstanceProcesses } from "../local/ec2/process-gr
 import {
   isProcessAlive,
   type LocalCloudInfo,
+  localCloudProcessEnv,
   localCredentials,
   readLocalCloudInfo,
   region,
@@ -148,7 +149,7 @@ async function runDetached(
       "--wait-scale",
       String(values.waitScale),
     ],
-    { detached: true, stdio: ["ignore", output, output], env: process.env },
+    { detached: true, stdio: ["ignore", output, output], env: localCloudProcessEnv(process.env) },
   );
   closeSync(output);
   const childPid = child.pid;

@@ -33,6 +33,20 @@ export const fixedPorts = {
 
 export type LocalService = keyof typeof fixedPorts;
 
+/**
+ * libuv threads for a process hosting the local cloud: the instances' disk copies, S3's files and
+ * the DynamoDB engine's store all queue on libuv's pool, and Node's 4 threads are too few when
+ * deployments run side by side. Node sizes the pool before any of Kiln's code runs, so the size
+ * can only be given to a process as it starts: `npm start` (package.json's script says 16 too),
+ * `kiln local start --detach`, and the benchmark's figure processes. `UV_THREADPOOL_SIZE` wins.
+ */
+export const localCloudThreadPoolSize = 16;
+
+/** `env` for a process that will host the local cloud. */
+export function localCloudProcessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? String(localCloudThreadPoolSize) };
+}
+
 export type Log = (message: string) => void;
 
 export class PortInUseError extends Error {

@@ -3,14 +3,14 @@
  * through bin/kiln.mjs, on ephemeral ports so this file can run beside the others.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ec2Paths } from "../../local/ec2/paths.ts";
 import { findInstanceProcesses } from "../../local/ec2/process-groups.ts";
-import { readLocalCloudInfo, runningCloudPid } from "../../local/endpoints.ts";
+import { localCloudThreadPoolSize, readLocalCloudInfo, runningCloudPid } from "../../local/endpoints.ts";
 
 const launcher = fileURLToPath(new URL("../../bin/kiln.mjs", import.meta.url));
 
@@ -57,6 +57,7 @@ describe("kiln local", () => {
       stateDir,
     );
     const info = await readLocalCloudInfo(stateDir);
+    const cloudEnv = await readFile(`/proc/${info?.pid}/environ`, "utf8");
     const status = await kiln("local", "status", "--state-dir", stateDir);
     const env = await kiln("local", "env", "--state-dir", stateDir);
     const evaluated = await new Promise<string>((resolve, reject) => {
@@ -81,6 +82,10 @@ describe("kiln local", () => {
     expect(started.code).toBe(0);
     expect(started.stdout).toContain(`pid ${info?.pid}`);
     expect(started.stdout).toContain(info?.endpoints.ec2);
+    // Sized as the process started: nothing later in it could change libuv's pool.
+    expect(cloudEnv.split("\0")).toContain(
+      `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? localCloudThreadPoolSize}`,
+    );
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/kiln local cloud: running \(pid \d+/);
     expect(status.stdout).toMatch(/Instances\s+0/);
@@ -102,6 +107,14 @@ describe("kiln local", () => {
     expect(stopAgain.stderr).toContain("no local cloud is running");
     expect(envAfter.code).toBe(1);
     expect(envAfter.stdout).toBe("");
+  });
+
+  it("npm start gives the local cloud's process the same thread pool", async () => {
+    const manifest = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8"));
+
+    expect(manifest.scripts.start).toContain(
+      `UV_THREADPOOL_SIZE=\${UV_THREADPOOL_SIZE:-${localCloudThreadPoolSize}} `,
+    );
   });
 
   it("answers an unknown command with usage and exit code 2", async () => {

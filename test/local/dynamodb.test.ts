@@ -71,7 +71,9 @@ describe("local DynamoDB", () => {
     const first = await startDynamoDb({ stateDir });
     const port = portOf(first.url);
     try {
-      await expect(startDynamoDb({ stateDir: join(stateDir, "other"), port })).rejects.toThrow(PortInUseError);
+      await expect(startDynamoDb({ stateDir: join(stateDir, "other"), port })).rejects.toThrow(
+        PortInUseError,
+      );
     } finally {
       await first.close();
     }
