@@ -23,7 +23,7 @@ export default $config({
     const { buildFunctionBundles } = await import("./stacks/function-bundles.ts");
     const { createFunctions } = await import("./stacks/functions.ts");
     const { createWorkflow, deployStateMachineName } = await import("./stacks/workflow.ts");
-    const { createApi } = await import("./stacks/api.ts");
+    const { createApi, routeApi } = await import("./stacks/api.ts");
     const { createSchedules } = await import("./stacks/schedules.ts");
 
     const settings = readSettings($app.stage);
@@ -34,6 +34,8 @@ export default $config({
     const { artifacts, history } = createStorage(settings, account);
     const instance = createInstanceRoles(artifacts);
     const { slackWebhookUrl, email } = createNotifications(settings);
+    // Before the functions: notifications link to the dashboard, which the API serves at its root.
+    const api = createApi();
 
     // Functions need the state machine's ARN and the state machine needs theirs: its name is
     // fixed, so its ARN is known first.
@@ -71,6 +73,7 @@ export default $config({
         KILN_BUILDER_INSTANCE_PROFILE: instance.profile.name,
         KILN_SLACK_WEBHOOK_URL: slackWebhookUrl.value,
         KILN_EMAIL_FROM: settings.emailFrom,
+        KILN_DASHBOARD_URL: api.url,
       },
     });
 
@@ -86,7 +89,7 @@ export default $config({
         },
       ],
     });
-    const api = createApi(settings, functions.api.fn.arn);
+    routeApi(api, settings, functions.api.fn.arn);
     createSchedules(settings, functions.pruneImages.fn.arn);
 
     return {

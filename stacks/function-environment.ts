@@ -12,7 +12,9 @@ export type KilnVariable =
   | "KILN_STATE_MACHINE_ARN"
   | "KILN_BUILDER_INSTANCE_PROFILE"
   | "KILN_SLACK_WEBHOOK_URL"
-  | "KILN_EMAIL_FROM";
+  | "KILN_EMAIL_FROM"
+  /** The API's URL, where its function serves the dashboard: notifications link there. */
+  | "KILN_DASHBOARD_URL";
 
 /**
  * Tuning variables the code reads with a default; Kiln's stacks leave them unset. Listed so that
@@ -22,7 +24,6 @@ export const tuningVariables = [
   "KILN_LOCK_LEASE_SECONDS",
   "KILN_MAX_ARTIFACT_BYTES",
   "KILN_PRESIGN_SECONDS",
-  "KILN_DASHBOARD_URL",
 ] as const;
 
 /**
@@ -40,6 +41,7 @@ export const functionVariables: Record<KilnFunctionName, readonly KilnVariable[]
     "KILN_BUILDER_INSTANCE_PROFILE",
     "KILN_SLACK_WEBHOOK_URL",
     "KILN_EMAIL_FROM",
+    "KILN_DASHBOARD_URL",
   ],
   api: [
     "KILN_TABLE_NAME",
@@ -47,9 +49,10 @@ export const functionVariables: Record<KilnFunctionName, readonly KilnVariable[]
     "KILN_ARTIFACT_BUCKET",
     "KILN_SLACK_WEBHOOK_URL",
     "KILN_EMAIL_FROM",
+    "KILN_DASHBOARD_URL",
   ],
-  notify: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
-  pruneImages: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM"],
+  notify: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM", "KILN_DASHBOARD_URL"],
+  pruneImages: ["KILN_TABLE_NAME", "KILN_SLACK_WEBHOOK_URL", "KILN_EMAIL_FROM", "KILN_DASHBOARD_URL"],
   prepare: ["KILN_TABLE_NAME"],
   launchBuilder: ["KILN_TABLE_NAME", "KILN_BUILDER_INSTANCE_PROFILE"],
   checkBuilder: ["KILN_BUILDER_INSTANCE_PROFILE"],

@@ -422,6 +422,15 @@ describe("functions", () => {
     },
   );
 
+  it.each(["notify", "onExecutionEnded", "pruneImages", "api"] as const)(
+    "%s links its notifications to the dashboard at the API's own URL",
+    (name) => {
+      const url = production.outputs?.api;
+      expect(url).toEqual(expect.stringMatching(/^https:\/\//));
+      expect(lambdaOf(production, name).inputs.environment.variables.KILN_DASHBOARD_URL).toBe(url);
+    },
+  );
+
   it("deploy without Slack until its webhook secret is set", () => {
     expect(lambdaOf(personal, "notify").inputs.environment.variables.KILN_SLACK_WEBHOOK_URL).toBe("");
   });
