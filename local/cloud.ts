@@ -247,7 +247,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   }
 
   try {
-    const dynamodb = await onPort("dynamodb", "DynamoDB", (port) => startDynamoDb({ stateDir, port }));
+    const dynamodb = await onPort("dynamodb", "DynamoDB", (port) => startDynamoDb({ stateDir, port, log }));
     closers.push({ name: "DynamoDB", close: () => dynamodb.close() });
 
     const ec2 = await onPort("ec2", "EC2", (port) =>

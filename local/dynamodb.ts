@@ -7,11 +7,13 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { PortInUseError } from "./endpoints.ts";
+import { type Log, PortInUseError } from "./endpoints.ts";
 
 export interface DynamoDbOptions {
   stateDir: string;
   port?: number;
+  /** Where a failure of the engine after startup is told. */
+  log?: Log;
 }
 
 export interface LocalDynamoDb {
@@ -31,9 +33,15 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
   // The engine inherits neither the parent's loaders nor its flags: it is plain CommonJS.
   const worker = new Worker(engine, { workerData: { path, port }, execArgv: [] });
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  const log = options.log ?? ((line: string) => process.emitWarning(line));
+  let listening = false;
   const url = await new Promise<string>((resolve, reject) => {
-    worker.once("error", reject);
-    worker.once("exit", (code) => reject(new Error(`the DynamoDB engine thread exited (code ${code})`)));
+    worker.on("error", (error) => {
+      if (!listening) return reject(error);
+      // The engine's thread ends with its failure: say so where the local cloud's operator looks.
+      log(`DynamoDB: the engine failed (${error.message}); its calls fail until the local cloud restarts`);
+    });
+    void exited.then(() => reject(new Error("the DynamoDB engine thread ended before it listened")));
     worker.once("message", (message: EngineMessage) => {
       if ("url" in message) return resolve(message.url);
       reject(
@@ -46,9 +54,7 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
     await worker.terminate();
     throw error;
   });
-  worker.removeAllListeners("error");
-  // A crash of the engine after startup is reported rather than thrown into nowhere.
-  worker.on("error", (error) => process.emitWarning(`the DynamoDB engine thread failed: ${error.message}`));
+  listening = true;
   return {
     url,
     close: async () => {
