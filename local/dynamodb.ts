@@ -59,7 +59,10 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
     url,
     close: async () => {
       worker.postMessage("close");
-      await exited;
+      // The engine ends once its server and store are closed; a thread that lingers is ended.
+      const lingering = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());
+      await Promise.race([exited, lingering]);
+      await worker.terminate();
     },
   };
 }
