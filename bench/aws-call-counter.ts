@@ -56,9 +56,10 @@ export class AwsCallCounter {
           this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
           return next(args);
         },
-        // Once per command, as the caller sees it; the SDK's own retries would be billed calls
-        // too, but nothing here is throttled.
-        { step: "initialize", name: "kilnBenchCallCounter" },
+        // As each request leaves, past the SDK's retry and signing steps: every attempt counts,
+        // as AWS bills it, and a presigned URL, which the SDK builds through the same stack but
+        // never sends (the builder's artifact download), does not.
+        { step: "deserialize", name: "kilnBenchCallCounter" },
       );
     }
   }
