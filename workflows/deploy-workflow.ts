@@ -68,6 +68,9 @@ export const deployTaskFunctions = {
 
 export type DeployTaskState = keyof typeof deployTaskFunctions;
 
+/** The Lambda integration: `Parameters` name the function and how it is invoked. */
+export const invokeLambda = "arn:aws:states:::lambda:invoke";
+
 /** The callback integration: the task waits for SendTaskSuccess with the token it was given. */
 export const invokeWithCallback = "arn:aws:states:::lambda:invoke.waitForTaskToken";
 
@@ -170,9 +173,18 @@ export function buildDeployWorkflow(functionArn: (name: KilnFunctionName) => str
     [loop.check]: step(loop.check, loop.resultPath, loop.decide),
     [loop.decide]: decide(loop.resultPath, loop.branches, loop.otherwise),
   });
+  /**
+   * A notification, queued as an asynchronous (Event) invocation: the deployment goes on at once
+   * instead of waiting for Slack and email, and Lambda retries a notification that fails.
+   */
   const notify = (state: DeployTaskState, next: string, kind?: "STARTED"): State =>
     task(state, {
-      Parameters: { "deploymentId.$": "$.deploymentId", ...(kind ? { kind } : {}) },
+      Resource: invokeLambda,
+      Parameters: {
+        FunctionName: functionArn(deployTaskFunctions[state]),
+        InvocationType: "Event",
+        Payload: { "deploymentId.$": "$.deploymentId", ...(kind ? { kind } : {}) },
+      },
       ResultPath: null,
       Next: next,
       // A notification never decides a deployment's fate.

@@ -124,7 +124,11 @@ function notifiableOutcome(status: DeploymentStatus) {
   }
 }
 
-/** Tells people about a deployment: `STARTED`, or the outcome its record shows. */
+/**
+ * Tells people about a deployment: `STARTED`, or the outcome its record shows. The workflow
+ * queues these without waiting, so a start can be told after a quick failure has ended the
+ * deployment: then it is not told at all, and the outcome's message stands alone.
+ */
 export async function notifyDeployment(
   deps: Pick<ConcludeDeps, "history" | "services" | "notifier" | "dashboardUrl">,
   deploymentId: string,
@@ -132,6 +136,7 @@ export async function notifyDeployment(
 ) {
   const deployment = await deps.history.get(deploymentId);
   if (!deployment) throw new DeploymentNotFoundError(`deployment ${deploymentId} has no record`);
+  if (kind === "STARTED" && terminalStatuses.has(deployment.status)) return [];
   const outcome = kind ?? notifiableOutcome(deployment.status);
   if (outcome === undefined) return [];
   const config = await deps.services.getConfig(deployment.service);

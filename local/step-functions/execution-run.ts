@@ -35,6 +35,12 @@ import { ExecutionHistory, type InterpreterEvent, jsonText } from "./history.ts"
 /** Invokes a Lambda function by ARN with a JSON input; a thrown error's `name` is its ASL error. */
 export type InvokeFunction = (functionArn: string, input: unknown) => Promise<unknown>;
 
+/**
+ * Queues an asynchronous invocation (`InvocationType: "Event"`) and returns at once, as Lambda
+ * does: the function runs later, with Lambda's retries, and its outcome is nobody's answer.
+ */
+export type QueueInvocation = (functionArn: string, input: unknown) => void;
+
 /** The optimised Lambda integration: input `{ FunctionName, Payload }`, output `{ Payload, … }`. */
 export const lambdaInvokeResource = "arn:aws:states:::lambda:invoke";
 const lambdaFunctionArnPattern = /^arn:aws:lambda:[^:]+:\d{12}:function:[^:]+(:[^:]+)?$/;
@@ -114,6 +120,7 @@ export interface ExecutionRunOptions {
   record: ExecutionRecord;
   compiled: CompiledDefinition;
   invokeFunction: InvokeFunction;
+  queueInvocation: QueueInvocation;
   /** Multiplies fixed Wait seconds and retry intervals (1 = as written). */
   waitScale: number;
   /** Called after every change of the record (history, stats) while it runs. */
@@ -257,9 +264,9 @@ export class ExecutionRun {
     // A token read by a state that is not a callback is nobody's (and must not become the next one's).
     this.pendingNonce = undefined;
     const optimised = task.resource === lambdaInvokeResource;
-    const { functionArn, payload } = optimised
+    const { functionArn, payload, queued } = optimised
       ? optimisedInvocation(input)
-      : { functionArn: task.resource, payload: input };
+      : { functionArn: task.resource, payload: input, queued: false };
     let timedOut = false;
     // Set before the interpreter sets its own timer for the same duration, so this one fires
     // first and records the timeout; the interpreter's timer then fails the state.
@@ -308,14 +315,17 @@ export class ExecutionRun {
         outcome,
       });
     try {
-      const output = toJsonValue(await this.options.invokeFunction(functionArn, payload));
+      // An Event invocation is accepted, not awaited: Lambda answers 202 with an empty Payload.
+      let output: JsonValue = null;
+      if (queued) this.options.queueInvocation(functionArn, payload);
+      else output = toJsonValue(await this.options.invokeFunction(functionArn, payload));
       clearTimeout(timer);
       if (timedOut) {
         timing("timed out");
         return output;
       }
       timing("succeeded");
-      const result = optimised ? optimisedResult(output) : output;
+      const result = optimised ? optimisedResult(output, queued) : output;
       this.taskEvent(optimised, "Succeeded", {
         output: jsonText(result),
         outputDetails: { truncated: false },
@@ -391,14 +401,14 @@ export class ExecutionRun {
     // Let the interpreter's pending events (this state's entry) reach the history first.
     await new Promise((resolve) => setImmediate(resolve));
     if (attempt.ended) return applyDecision(await attempt.decided);
-    let invocation: { functionArn: string; payload: unknown };
+    let invocation: ReturnType<typeof optimisedInvocation>;
     try {
       invocation = optimisedInvocation(parameters);
     } catch (error) {
       attempt.cancel();
       throw error;
     }
-    const { functionArn, payload } = invocation;
+    const { functionArn, payload, queued } = invocation;
     const { timeoutSeconds, heartbeatSeconds } = attempt;
     this.history.add("TaskScheduled", "taskScheduledEventDetails", {
       ...callbackResource,
@@ -414,7 +424,8 @@ export class ExecutionRun {
     // bills; the wait for the callback is not in it (a Standard workflow bills transitions).
     const startedAt = Date.now();
     const started = performance.now();
-    const invoked = this.options.invokeFunction(functionArn, payload).then(
+    if (queued) this.options.queueInvocation(functionArn, payload);
+    const invoked = (queued ? Promise.resolve(null) : this.options.invokeFunction(functionArn, payload)).then(
       (response) => ({ ok: true as const, response: toJsonValue(response) }),
       (error: unknown) => ({ ok: false as const, error }),
     );
@@ -438,7 +449,7 @@ export class ExecutionRun {
     if (first.ok) {
       if (!attempt.ended) {
         this.callbackEvent("Submitted", {
-          output: jsonText(optimisedResult(first.response)),
+          output: jsonText(optimisedResult(first.response, queued)),
           outputDetails: { truncated: false },
         });
       }
@@ -549,7 +560,7 @@ export class ExecutionRun {
 /** How the history names the callback integration. */
 const callbackResource = { resourceType: "lambda", resource: "invoke.waitForTaskToken" };
 
-function optimisedInvocation(input: JsonValue): { functionArn: string; payload: unknown } {
+function optimisedInvocation(input: JsonValue): { functionArn: string; payload: unknown; queued: boolean } {
   if (
     typeof input !== "object" ||
     input === null ||
@@ -558,21 +569,31 @@ function optimisedInvocation(input: JsonValue): { functionArn: string; payload: 
   ) {
     throw runtimeError("lambda:invoke needs Parameters with a FunctionName");
   }
+  const invocationType = input.InvocationType ?? "RequestResponse";
+  if (invocationType !== "RequestResponse" && invocationType !== "Event") {
+    throw runtimeError(
+      `lambda:invoke's InvocationType is ${jsonText(invocationType)}; the local cloud runs "RequestResponse" and "Event"`,
+    );
+  }
   const name = input.FunctionName;
   const functionArn = name.startsWith("arn:")
     ? name
     : `arn:aws:lambda:${region}:${accountId}:function:${name}`;
-  return { functionArn, payload: input.Payload ?? {} };
+  return { functionArn, payload: input.Payload ?? {}, queued: invocationType === "Event" };
 }
 
-/** What the optimised integration returns: the function's response in `Payload`, with metadata. */
-function optimisedResult(output: JsonValue): JsonValue {
+/**
+ * What the optimised integration returns: the function's response in `Payload`, with metadata;
+ * for a queued (Event) invocation, status 202 and an empty Payload.
+ */
+function optimisedResult(output: JsonValue, queued: boolean): JsonValue {
   const requestId = randomUUID();
+  const statusCode = queued ? 202 : 200;
   return {
-    ExecutedVersion: "$LATEST",
-    Payload: output,
-    SdkHttpMetadata: { HttpHeaders: { "x-amzn-RequestId": requestId }, HttpStatusCode: 200 },
+    ...(queued ? {} : { ExecutedVersion: "$LATEST" }),
+    Payload: queued ? "" : output,
+    SdkHttpMetadata: { HttpHeaders: { "x-amzn-RequestId": requestId }, HttpStatusCode: statusCode },
     SdkResponseMetadata: { RequestId: requestId },
-    StatusCode: 200,
+    StatusCode: statusCode,
   };
 }

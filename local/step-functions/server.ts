@@ -59,7 +59,10 @@ export interface LocalStepFunctions {
   stats(executionArn: string): ExecutionStatsReport | undefined;
   /** Resolves with the execution's final record once it has ended. */
   whenEnded(executionArn: string): Promise<ExecutionRecord>;
-  /** Resolves once every status-change event so far has been delivered (or dropped). */
+  /**
+   * Resolves once every status-change event and every queued (Event) invocation so far has been
+   * delivered (or dropped).
+   */
   settled(): Promise<void>;
   /** Stops the endpoint; running executions stay RUNNING on disk (see the module comment). */
   close(): Promise<void>;
@@ -373,6 +376,11 @@ export async function startStepFunctions(options: StepFunctionsOptions): Promise
         record,
         compiled,
         invokeFunction: options.invokeFunction,
+        // Lambda's asynchronous invocation: queued, retried, waited for by settled() and close().
+        queueInvocation: (functionArn, input) =>
+          delivery.deliver(`Event invocation of ${functionArn}`, async () => {
+            await options.invokeFunction(functionArn, input);
+          }),
         waitScale,
         log,
         onChange: (changed) => store.saveSoon(changed),

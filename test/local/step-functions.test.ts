@@ -102,6 +102,18 @@ const definitions = {
     StartAt: "Hold",
     States: { Hold: { Type: "Task", Resource: lambda("hold"), End: true } },
   },
+  queued: {
+    StartAt: "Queue",
+    States: {
+      Queue: {
+        Type: "Task",
+        Resource: "arn:aws:states:::lambda:invoke",
+        Parameters: { FunctionName: "hold", "InvocationType.$": "$.type", Payload: {} },
+        ResultPath: "$.queued",
+        End: true,
+      },
+    },
+  },
   slowTask: {
     StartAt: "Hold",
     States: { Hold: { Type: "Task", Resource: lambda("hold"), TimeoutSeconds: 1, End: true } },
@@ -498,6 +510,40 @@ describe("local Step Functions", () => {
       });
       expect(typeof event?.detail.startDate).toBe("number");
       expect(JSON.parse(event?.detail.output ?? "")).toMatchObject({ value: 8 });
+    });
+  });
+
+  describe("Event invocations", () => {
+    it("queues the function, goes on at once with a 202, and is settled only when the function has run", async () => {
+      held = gate();
+      invocations = [];
+      const executionArn = await start("queued", { type: "Event" });
+      await sfn.whenEnded(executionArn);
+      const described = await client.send(new DescribeExecutionCommand({ executionArn }));
+      expect(described.status).toBe("SUCCEEDED");
+      expect(JSON.parse(described.output ?? "").queued).toMatchObject({ StatusCode: 202, Payload: "" });
+
+      let settled = false;
+      const settling = sfn.settled().then(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(invocations).toEqual(["hold"]);
+      expect(settled).toBe(false);
+      held.open();
+      await settling;
+      expect(settled).toBe(true);
+    });
+
+    it("fails with States.Runtime on an invocation type it does not run", async () => {
+      invocations = [];
+      const executionArn = await start("queued", { type: "DryRun" });
+      await sfn.whenEnded(executionArn);
+      const described = await client.send(new DescribeExecutionCommand({ executionArn }));
+
+      expect(described).toMatchObject({ status: "FAILED", error: "States.Runtime" });
+      expect(described.cause).toContain('InvocationType is "DryRun"');
+      expect(invocations).toEqual([]);
     });
   });
 

@@ -139,10 +139,13 @@ export async function startKilnCloud(): Promise<KilnCloud> {
       while (Date.now() < deadline) {
         last = await history.get(deploymentId);
         if (last && until(last)) {
-          // A terminal record is written before the lock is handed on: wait for the execution too.
+          // A terminal record is written before the lock is handed on: wait for the execution
+          // too, and for what it queued (its notifications).
           const started = last.timeline.some((entry) => entry.status === "PENDING");
-          if (started && terminalStatuses.has(last.status))
+          if (started && terminalStatuses.has(last.status)) {
             await cloud.whenExecutionEnded(executionArnFor(cloud.stateMachineArn, deploymentId));
+            await cloud.settled();
+          }
           return last;
         }
         await new Promise((resolve) => setTimeout(resolve, 100));

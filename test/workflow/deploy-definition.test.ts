@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   buildDeployWorkflow,
   deployTaskFunctions,
+  invokeLambda,
   invokeWithCallback,
 } from "../../workflows/deploy-workflow.ts";
 import { kilnFunctions } from "../../workflows/functions.ts";
@@ -36,12 +37,33 @@ describe("buildDeployWorkflow", () => {
     for (const [name, state] of tasks) {
       const fn = deployTaskFunctions[name as keyof typeof deployTaskFunctions];
       expect(fn in kilnFunctions).toBe(true);
-      if (state.Resource === invokeWithCallback) {
+      if (state.Resource === invokeWithCallback || state.Resource === invokeLambda) {
         expect((state.Parameters as { FunctionName: string }).FunctionName, name).toBe(arn(fn));
       } else {
         expect(state.Resource, name).toBe(arn(fn));
       }
     }
+  });
+
+  it("queues its notifications as Event invocations and goes on whatever becomes of them", () => {
+    const notifications = states.filter(([, state]) => state.Resource === invokeLambda);
+    expect(notifications.map(([name]) => name).sort()).toEqual([
+      "NotifyOutcome",
+      "NotifyStarted",
+      "NotifySucceeded",
+    ]);
+    for (const [name, state] of notifications) {
+      expect(state.Parameters, name).toMatchObject({ FunctionName: arn("notify"), InvocationType: "Event" });
+      expect(state.ResultPath, name).toBeNull();
+      expect(state.Catch, name).toEqual([
+        { ErrorEquals: ["States.ALL"], ResultPath: null, Next: state.Next },
+      ]);
+    }
+    expect(definition.States.NotifyStarted?.Parameters).toEqual({
+      FunctionName: arn("notify"),
+      InvocationType: "Event",
+      Payload: { "deploymentId.$": "$.deploymentId", kind: "STARTED" },
+    });
   });
 
   it("pauses on a task token for the builder, the image, the canary's boot, the refresh and its rollback, checking by itself after the poll interval", () => {

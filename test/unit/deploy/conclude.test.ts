@@ -3,6 +3,7 @@ import {
   causeMessage,
   concludeEndedExecution,
   finishDeployment,
+  notifyDeployment,
   recordFailure,
   terminateDeploymentInstances,
 } from "../../../core/deploy/conclude.ts";
@@ -222,6 +223,25 @@ describe("conclude step", () => {
       });
       expect(state.previousImage?.imageId).toBe("ami-0ccccccccccccccc0");
       expect((await kiln.images.describe(image.imageId))?.tags[kilnTag.imageStatus]).toBe("deployed");
+    });
+  });
+
+  describe("notifyDeployment", () => {
+    it("tells of a start while the deployment runs", async () => {
+      await admitDeployment(kiln, (await kiln.history.get(input.deploymentId)) ?? aDeployment(input));
+      await notifyDeployment(kiln, input.deploymentId, "STARTED");
+
+      expect(kiln.notifier.kinds()).toEqual(["STARTED"]);
+    });
+
+    it("tells nothing of a start told after the deployment ended, and still tells its outcome", async () => {
+      await admitDeployment(kiln, (await kiln.history.get(input.deploymentId)) ?? aDeployment(input));
+      await kiln.history.transition(input.deploymentId, "FAILED");
+
+      expect(await notifyDeployment(kiln, input.deploymentId, "STARTED")).toEqual([]);
+      await notifyDeployment(kiln, input.deploymentId);
+
+      expect(kiln.notifier.kinds()).toEqual(["FAILED"]);
     });
   });
 
