@@ -77,6 +77,13 @@ export const stepRecordSchema = z.object({
 });
 export type StepRecord = z.infer<typeof stepRecordSchema>;
 
+/** The step a status begins: the write that enters the status records the step's start. */
+export const stepStartedBy: Partial<Record<DeploymentStatus, StepName>> = {
+  BAKING: "bake",
+  CANARY: "canary",
+  ROLLING: "roll",
+};
+
 export const artifactRefSchema = z.object({
   bucket: z.string().min(1),
   key: z.string().min(1),

@@ -3,7 +3,7 @@
  * AWS SDK v3; nothing here knows which cloud (or local cloud) answers.
  */
 import type { Readable } from "node:stream";
-import type { Deployment, DeploymentChanges, DeploymentStatus, StepName } from "./deployment.ts";
+import type { Deployment, DeploymentChanges, DeploymentStatus, StepName, StepRecord } from "./deployment.ts";
 import type { ServiceConfig } from "./service-config.ts";
 
 export interface Page<T> {
@@ -17,7 +17,8 @@ export interface DeploymentHistory {
   create(deployment: Deployment): Promise<{ created: boolean; deployment: Deployment }>;
   get(id: string): Promise<Deployment | undefined>;
   /**
-   * Moves a deployment to `status` (idempotent when it is already there) and applies `changes`.
+   * Moves a deployment to `status` (idempotent when it is already there) and applies `changes`;
+   * a status that begins a step (`stepStartedBy`) records the step's start, once.
    * Throws InvalidTransitionError when its current status does not allow the move.
    */
   transition(
@@ -26,8 +27,15 @@ export interface DeploymentHistory {
     changes?: DeploymentChanges,
     note?: string,
   ): Promise<Deployment>;
-  /** Applies `changes` without a status change. */
-  update(id: string, changes: DeploymentChanges): Promise<Deployment>;
+  /**
+   * Applies `changes` without a status change, in one write with `steps`: whole step records,
+   * each kept only where its step has none yet.
+   */
+  update(
+    id: string,
+    changes: DeploymentChanges,
+    steps?: Partial<Record<StepName, StepRecord>>,
+  ): Promise<Deployment>;
   /** Records a step's start (once) or end. */
   markStep(
     id: string,
@@ -65,8 +73,11 @@ export interface ServiceRegistry {
   putConfig(config: ServiceConfig): Promise<void>;
   listConfigs(): Promise<ServiceConfig[]>;
   getState(service: string): Promise<ServiceState>;
-  /** Takes the service's lock for `deploymentId` unless another live holder has it (re-taking it is fine). */
-  acquireLock(service: string, deploymentId: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Takes the service's lock for `deploymentId` unless another live holder has it (re-taking it
+   * is fine). Returns the service's state as the lock was taken, or undefined when it was not.
+   */
+  acquireLock(service: string, deploymentId: string, leaseMs: number): Promise<ServiceState | undefined>;
   /**
    * Makes `deploymentId` the queue head unless a newer request (by `requestedAt`) is already
    * there. Returns the id that will not run: the older head it displaced, or `deploymentId`

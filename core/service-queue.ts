@@ -43,10 +43,12 @@ async function start(deps: QueueDeps, deployment: Deployment): Promise<Deploymen
 
 /** Starts the deployment now if its service is free, else makes it the queue head. */
 export async function admitDeployment(deps: QueueDeps, deployment: Deployment): Promise<Deployment> {
-  if (await deps.services.acquireLock(deployment.service, deployment.id, deps.leaseMs)) {
+  const locked = await deps.services.acquireLock(deployment.service, deployment.id, deps.leaseMs);
+  if (locked) {
+    const { queuedDeploymentId } = locked;
     // A re-admitted deployment may still sit at the queue head; it must not be promoted again.
-    await deps.services.dequeue(deployment.service, deployment.id);
-    await supersedeOlderQueued(deps, deployment);
+    if (queuedDeploymentId === deployment.id) await deps.services.dequeue(deployment.service, deployment.id);
+    else if (queuedDeploymentId) await supersedeOlderQueued(deps, deployment, queuedDeploymentId);
     return start(deps, deployment);
   }
 
@@ -76,9 +78,11 @@ export async function admitDeployment(deps: QueueDeps, deployment: Deployment): 
  * A lock taken over from an expired holder can leave an older request waiting in the queue:
  * it must not run after this newer one.
  */
-async function supersedeOlderQueued(deps: QueueDeps, deployment: Deployment): Promise<void> {
-  const { queuedDeploymentId } = await deps.services.getState(deployment.service);
-  if (!queuedDeploymentId || queuedDeploymentId === deployment.id) return;
+async function supersedeOlderQueued(
+  deps: QueueDeps,
+  deployment: Deployment,
+  queuedDeploymentId: string,
+): Promise<void> {
   const queued = await deps.history.get(queuedDeploymentId);
   if (!queued || queued.requestedAt > deployment.requestedAt) return;
   if (await deps.services.dequeue(deployment.service, queuedDeploymentId)) {

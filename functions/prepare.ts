@@ -4,7 +4,12 @@ import { executionInputSchema } from "../core/deploy/state.ts";
 import { kilnHandler } from "./kiln-handler.ts";
 import * as wire from "./wiring.ts";
 
-const deps = { history: wire.history(), services: wire.services(), images: wire.images() };
+const deps = {
+  history: wire.history(),
+  services: wire.services(),
+  images: wire.images(),
+  clock: wire.clock(),
+};
 
 export const handler = kilnHandler("prepare", executionInputSchema, (input) =>
   prepareDeployment(deps, input),

@@ -12,7 +12,9 @@ import {
   type DeploymentStatus,
   deploymentSchema,
   type StepName,
+  type StepRecord,
   statusesAllowedBefore,
+  stepStartedBy,
   terminalStatuses,
 } from "../deployment.ts";
 import {
@@ -48,6 +50,21 @@ function setClauses(changes: Record<string, unknown>, prefix: string) {
     names[`#${prefix}${field}`] = field;
     values[`:${prefix}${field}`] = value;
     clauses.push(`#${prefix}${field} = :${prefix}${field}`);
+  }
+  return { names, values, clauses };
+}
+
+/** SET clauses recording whole step records, each only where its step has none yet. */
+function stepClauses(steps: Partial<Record<StepName, StepRecord>>) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const clauses: string[] = [];
+  for (const [step, record] of Object.entries(steps)) {
+    if (record === undefined) continue;
+    names["#steps"] = "steps";
+    names[`#s${step}`] = step;
+    values[`:s${step}`] = record;
+    clauses.push(`#steps.#s${step} = if_not_exists(#steps.#s${step}, :s${step})`);
   }
   return { names, values, clauses };
 }
@@ -107,6 +124,8 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
       { ...changes, updatedAt: now, ...(terminalStatuses.has(status) ? { endedAt: now } : {}) },
       "c",
     );
+    const startedStep = stepStartedBy[status];
+    const step = stepClauses(startedStep ? { [startedStep]: { startedAt: now } } : {});
     const statusValues = Object.fromEntries(from.map((candidate, index) => [`:from${index}`, candidate]));
     try {
       const result = await callAws("UpdateItem deployment status", () =>
@@ -114,14 +133,20 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
           new UpdateCommand({
             TableName: this.tableName,
             Key: keyOf(id),
-            UpdateExpression: `SET #status = :status, #timeline = list_append(#timeline, :entry), ${set.clauses.join(", ")}`,
+            UpdateExpression: `SET ${["#status = :status", "#timeline = list_append(#timeline, :entry)", ...set.clauses, ...step.clauses].join(", ")}`,
             ConditionExpression: `attribute_exists(pk) AND #status IN (${Object.keys(statusValues).join(", ")})`,
-            ExpressionAttributeNames: { "#status": "status", "#timeline": "timeline", ...set.names },
+            ExpressionAttributeNames: {
+              "#status": "status",
+              "#timeline": "timeline",
+              ...set.names,
+              ...step.names,
+            },
             ExpressionAttributeValues: {
               ":status": status,
               ":entry": [{ status, at: now, ...(note ? { note } : {}) }],
               ...statusValues,
               ...set.values,
+              ...step.values,
             },
             ReturnValues: "ALL_NEW",
           }),
@@ -140,18 +165,23 @@ export class DynamoDeploymentHistory implements DeploymentHistory {
     }
   }
 
-  async update(id: string, changes: DeploymentChanges): Promise<Deployment> {
+  async update(
+    id: string,
+    changes: DeploymentChanges,
+    steps: Partial<Record<StepName, StepRecord>> = {},
+  ): Promise<Deployment> {
     const set = setClauses({ ...changes, updatedAt: this.clock.now().toISOString() }, "c");
+    const step = stepClauses(steps);
     try {
       const result = await callAws("UpdateItem deployment", () =>
         this.db.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: keyOf(id),
-            UpdateExpression: `SET ${set.clauses.join(", ")}`,
+            UpdateExpression: `SET ${[...set.clauses, ...step.clauses].join(", ")}`,
             ConditionExpression: "attribute_exists(pk)",
-            ExpressionAttributeNames: set.names,
-            ExpressionAttributeValues: set.values,
+            ExpressionAttributeNames: { ...set.names, ...step.names },
+            ExpressionAttributeValues: { ...set.values, ...step.values },
             ReturnValues: "ALL_NEW",
           }),
         ),

@@ -37,6 +37,13 @@ const stateItemSchema = z.object({
 const configKey = (service: string) => ({ pk: `SVC#${service}`, sk: "CONFIG" });
 const stateKey = (service: string) => ({ pk: `SVC#${service}`, sk: "STATE" });
 
+function parseState(service: string, item: Record<string, unknown>): ServiceState {
+  const parsed = stateItemSchema.safeParse(item);
+  if (!parsed.success)
+    throw new InvalidInputError(`service state of ${service}`, describeIssues(parsed.error.issues));
+  return { service, ...parsed.data };
+}
+
 function parseConfig(item: Record<string, unknown>): ServiceConfig {
   const parsed = serviceConfigSchema.safeParse(item.config);
   if (!parsed.success)
@@ -101,24 +108,38 @@ export class DynamoServiceRegistry implements ServiceRegistry {
         new GetCommand({ TableName: this.tableName, Key: stateKey(service), ConsistentRead: true }),
       ),
     );
-    const parsed = stateItemSchema.safeParse(result.Item ?? {});
-    if (!parsed.success)
-      throw new InvalidInputError(`service state of ${service}`, describeIssues(parsed.error.issues));
-    return { service, ...parsed.data };
+    return parseState(service, result.Item ?? {});
   }
 
-  acquireLock(service: string, deploymentId: string, leaseMs: number): Promise<boolean> {
+  async acquireLock(
+    service: string,
+    deploymentId: string,
+    leaseMs: number,
+  ): Promise<ServiceState | undefined> {
     const now = this.clock.now();
-    return this.conditionalUpdate(service, {
-      UpdateExpression: "SET activeDeploymentId = :id, leaseExpiresAt = :lease",
-      ConditionExpression:
-        "attribute_not_exists(activeDeploymentId) OR activeDeploymentId = :id OR leaseExpiresAt < :now",
-      ExpressionAttributeValues: {
-        ":id": deploymentId,
-        ":lease": new Date(now.getTime() + leaseMs).toISOString(),
-        ":now": now.toISOString(),
-      },
-    });
+    try {
+      const result = await callAws("UpdateItem service lock", () =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: stateKey(service),
+            UpdateExpression: "SET activeDeploymentId = :id, leaseExpiresAt = :lease",
+            ConditionExpression:
+              "attribute_not_exists(activeDeploymentId) OR activeDeploymentId = :id OR leaseExpiresAt < :now",
+            ExpressionAttributeValues: {
+              ":id": deploymentId,
+              ":lease": new Date(now.getTime() + leaseMs).toISOString(),
+              ":now": now.toISOString(),
+            },
+            ReturnValues: "ALL_NEW",
+          }),
+        ),
+      );
+      return parseState(service, result.Attributes ?? {});
+    } catch (error) {
+      if (isAwsError(error, "ConditionalCheckFailedException")) return undefined;
+      throw error;
+    }
   }
 
   async enqueue(

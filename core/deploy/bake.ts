@@ -38,7 +38,6 @@ export async function launchBuilder(
 ) {
   const state = requireKeys(raw, "plan");
   await deps.history.transition(state.deploymentId, "BAKING");
-  await deps.history.markStep(state.deploymentId, "bake", "start");
   const { artifact } = state;
   const artifactUrl = await deps.artifacts.presignDownload(
     artifact.bucket,

@@ -18,7 +18,6 @@ export async function launchCanary(
 ) {
   const state = requireKeys(raw, "plan", "image");
   await deps.history.transition(state.deploymentId, "CANARY", { imageId: state.image.imageId });
-  await deps.history.markStep(state.deploymentId, "canary", "start");
   const group = await deps.groups.describeGroup(state.plan.groupName);
   const instance = await deps.fleet.launchCanary({
     deploymentId: state.deploymentId,

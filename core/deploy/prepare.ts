@@ -1,18 +1,22 @@
 /** The prepare step: load the service's target, resolve the base image, consult the bake cache. */
 import { bakeCacheKey } from "../bake-recipe.ts";
 import { ResourceNotFoundError, UnknownServiceError } from "../errors.ts";
-import type { DeploymentHistory, ImageCatalog, ServiceRegistry } from "../ports.ts";
+import type { Clock, DeploymentHistory, ImageCatalog, ServiceRegistry } from "../ports.ts";
 import type { ExecutionInput, Plan } from "./state.ts";
 
 export interface PrepareDeps {
   history: DeploymentHistory;
   services: ServiceRegistry;
   images: ImageCatalog;
+  clock: Clock;
 }
 
-/** Builds the deployment's plan: everything later steps need, with the cache verdict. */
+/**
+ * Builds the deployment's plan: everything later steps need, with the cache verdict. What it
+ * found, and the step itself (with the bake, on a cache hit), are recorded in one write.
+ */
 export async function prepareDeployment(deps: PrepareDeps, input: ExecutionInput): Promise<Plan> {
-  await deps.history.markStep(input.deploymentId, "prepare", "start");
+  const startedAt = deps.clock.now().toISOString();
   const config = await deps.services.getConfig(input.service);
   if (!config) throw new UnknownServiceError(`service "${input.service}" is no longer registered`);
   const state = await deps.services.getState(input.service);
@@ -22,17 +26,23 @@ export async function prepareDeployment(deps: PrepareDeps, input: ExecutionInput
   const cached = input.rollbackTo
     ? await rollbackImage(deps, input.rollbackTo.imageId)
     : await deps.images.findByCacheKey(cacheKey);
-  await deps.history.update(input.deploymentId, {
-    baseImageId: config.baseImageId,
-    previousImageId: state.lastKnownGood?.imageId,
-    ...(cached ? { imageId: cached.imageId } : {}),
-  });
-  if (cached) {
-    const note = input.rollbackTo ? `rollback: reusing ${cached.imageId}` : `reused ${cached.imageId}`;
-    await deps.history.markStep(input.deploymentId, "bake", "start", { cached: true, note });
-    await deps.history.markStep(input.deploymentId, "bake", "end", { cached: true });
-  }
-  await deps.history.markStep(input.deploymentId, "prepare", "end");
+  const endedAt = deps.clock.now().toISOString();
+  // A cached image is the whole bake: it starts and ends here.
+  const bake = cached && {
+    startedAt: endedAt,
+    endedAt,
+    cached: true,
+    note: input.rollbackTo ? `rollback: reusing ${cached.imageId}` : `reused ${cached.imageId}`,
+  };
+  await deps.history.update(
+    input.deploymentId,
+    {
+      baseImageId: config.baseImageId,
+      previousImageId: state.lastKnownGood?.imageId,
+      ...(cached ? { imageId: cached.imageId } : {}),
+    },
+    { prepare: { startedAt, endedAt }, ...(bake ? { bake } : {}) },
+  );
 
   return {
     baseImageId: config.baseImageId,

@@ -16,7 +16,6 @@ export interface RollDeps {
 export async function pinGroupVersion(deps: RollDeps, raw: DeployState) {
   const state = requireKeys(raw, "plan");
   await deps.history.transition(state.deploymentId, "ROLLING");
-  await deps.history.markStep(state.deploymentId, "roll", "start");
   const group = await deps.groups.describeGroup(state.plan.groupName);
   const previousVersion = await deps.groups.resolveTemplateVersion(
     group.launchTemplateId,

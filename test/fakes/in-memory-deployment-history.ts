@@ -1,7 +1,8 @@
 /**
  * DeploymentHistory in memory, with DynamoDeploymentHistory's rules: records parsed with the
  * deployment schema on the way in and out, moves allowed only from `statusesAllowedBefore`,
- * re-entering a status applies its changes without a timeline entry, a step starts once.
+ * re-entering a status applies its changes without a timeline entry, a step starts once (on its
+ * own, with the status that begins it, or written whole by an update).
  */
 import {
   type Deployment,
@@ -9,7 +10,9 @@ import {
   type DeploymentStatus,
   deploymentSchema,
   type StepName,
+  type StepRecord,
   statusesAllowedBefore,
+  stepStartedBy,
   terminalStatuses,
 } from "../../core/deployment.ts";
 import { DeploymentNotFoundError, InvalidTransitionError } from "../../core/errors.ts";
@@ -56,12 +59,20 @@ export class InMemoryDeploymentHistory implements DeploymentHistory {
       ...(terminalStatuses.has(status) ? { endedAt: now } : {}),
     });
     current.timeline.push({ status, at: now, ...(note ? { note } : {}) });
+    const step = stepStartedBy[status];
+    if (step) current.steps[step] ??= { startedAt: now };
     return structuredClone(current);
   }
 
-  async update(id: string, changes: DeploymentChanges): Promise<Deployment> {
+  async update(
+    id: string,
+    changes: DeploymentChanges,
+    steps: Partial<Record<StepName, StepRecord>> = {},
+  ): Promise<Deployment> {
     const current = this.require(id);
     Object.assign(current, definedOnly(changes), { updatedAt: this.clock.now().toISOString() });
+    for (const [step, record] of Object.entries(steps) as Array<[StepName, StepRecord | undefined]>)
+      if (record) current.steps[step] ??= structuredClone(record);
     return structuredClone(current);
   }
 

@@ -39,12 +39,16 @@ export class InMemoryServiceRegistry implements ServiceRegistry {
     return { service, ...structuredClone(this.stateOf(service)) };
   }
 
-  async acquireLock(service: string, deploymentId: string, leaseMs: number): Promise<boolean> {
+  async acquireLock(
+    service: string,
+    deploymentId: string,
+    leaseMs: number,
+  ): Promise<ServiceState | undefined> {
     const state = this.stateOf(service);
-    if (!this.lockIsFreeFor(state, deploymentId)) return false;
+    if (!this.lockIsFreeFor(state, deploymentId)) return undefined;
     state.activeDeploymentId = deploymentId;
     state.leaseExpiresAt = new Date(this.clock.now().getTime() + leaseMs).toISOString();
-    return true;
+    return this.getState(service);
   }
 
   async enqueue(

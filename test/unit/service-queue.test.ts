@@ -145,6 +145,25 @@ describe("service queue", () => {
   });
 
   describe("admitDeployment", () => {
+    it("takes a free service's lock in one call to the registry when nothing waits", async () => {
+      const calls: string[] = [];
+      const counted = new Proxy(kiln.services, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            calls.push(String(name));
+            return value.apply(target, args);
+          };
+        },
+      });
+
+      const admitted = await admitDeployment({ ...kiln, services: counted }, await recordQueued("1.0.0"));
+
+      expect(admitted.status).toBe("PENDING");
+      expect(calls).toEqual(["acquireLock"]);
+    });
+
     it("starts a deployment that finds its queue head already gone to it (re-admitted after a crash)", async () => {
       const queued = await recordQueued("1.0.0");
       kiln.services.seedState("hello-service", {

@@ -123,7 +123,7 @@ describe("DynamoDeploymentHistory", () => {
       expect(update.ExpressionAttributeValues?.[`:from${from.length}`]).toBeUndefined();
     });
 
-    it("sets the status, appends to the timeline and applies the changes, returning the record", async () => {
+    it("sets the status, appends to the timeline, applies the changes and starts the status's step, returning the record", async () => {
       mock
         .on(UpdateCommand)
         .resolves({ Attributes: { ...key, ...deployment, status: "CANARY", imageId: "ami-1" } });
@@ -139,13 +139,15 @@ describe("DynamoDeploymentHistory", () => {
       const update = updateInput();
       expect(update.Key).toEqual(key);
       expect(update.UpdateExpression).toBe(
-        "SET #status = :status, #timeline = list_append(#timeline, :entry), #cimageId = :cimageId, #cupdatedAt = :cupdatedAt",
+        "SET #status = :status, #timeline = list_append(#timeline, :entry), #cimageId = :cimageId, #cupdatedAt = :cupdatedAt, #steps.#scanary = if_not_exists(#steps.#scanary, :scanary)",
       );
+      expect(update.ExpressionAttributeNames).toMatchObject({ "#steps": "steps", "#scanary": "canary" });
       expect(update.ExpressionAttributeValues).toMatchObject({
         ":status": "CANARY",
         ":entry": [{ status: "CANARY", at: "2026-03-02T10:00:00.000Z", note: "image ready" }],
         ":cimageId": "ami-1",
         ":cupdatedAt": "2026-03-02T10:00:00.000Z",
+        ":scanary": { startedAt: "2026-03-02T10:00:00.000Z" },
       });
       expect(update.ReturnValues).toBe("ALL_NEW");
     });

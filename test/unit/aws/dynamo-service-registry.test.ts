@@ -40,11 +40,17 @@ describe("DynamoServiceRegistry", () => {
 
   describe("acquireLock", () => {
     it("takes the lock when it is free, already its own, or its lease expired", async () => {
-      mock.on(UpdateCommand).resolves({});
+      mock.on(UpdateCommand).resolves({
+        Attributes: { ...stateKey, activeDeploymentId: "d-a", leaseExpiresAt: leaseEnd },
+      });
 
       const taken = await registry.acquireLock("hello-service", "d-a", leaseMs);
 
-      expect(taken).toBe(true);
+      expect(taken).toEqual({
+        service: "hello-service",
+        activeDeploymentId: "d-a",
+        leaseExpiresAt: leaseEnd,
+      });
       expect(updateInput()).toEqual({
         TableName: table,
         Key: stateKey,
@@ -52,13 +58,14 @@ describe("DynamoServiceRegistry", () => {
         ConditionExpression:
           "attribute_not_exists(activeDeploymentId) OR activeDeploymentId = :id OR leaseExpiresAt < :now",
         ExpressionAttributeValues: { ":id": "d-a", ":lease": leaseEnd, ":now": now },
+        ReturnValues: "ALL_NEW",
       });
     });
 
-    it("answers false when another live deployment holds it", async () => {
+    it("answers undefined when another live deployment holds it", async () => {
       mock.on(UpdateCommand).rejects(conditionFailed());
 
-      expect(await registry.acquireLock("hello-service", "d-a", leaseMs)).toBe(false);
+      expect(await registry.acquireLock("hello-service", "d-a", leaseMs)).toBeUndefined();
     });
   });
 

@@ -115,6 +115,36 @@ describe.each(implementations)("DeploymentHistory contract, kept by %s", (_name,
         DeploymentNotFoundError,
       );
     });
+
+    it("records whole steps in the same write, keeping a step already recorded", async () => {
+      await history.create(queued);
+      const earlier = { startedAt: clock.now().toISOString(), endedAt: clock.now().toISOString() };
+      await history.update(queued.id, {}, { prepare: earlier });
+      clock.advance(minute);
+      const later = { startedAt: clock.now().toISOString(), endedAt: clock.now().toISOString() };
+      const bake = { ...later, cached: true, note: "reused ami-1" };
+
+      const updated = await history.update(queued.id, { imageId: "ami-1" }, { prepare: later, bake });
+
+      expect(updated.imageId).toBe("ami-1");
+      expect(updated.steps).toEqual({ prepare: earlier, bake });
+      expect((await history.get(queued.id))?.steps).toEqual({ prepare: earlier, bake });
+    });
+  });
+
+  describe("a status that begins a step", () => {
+    it("starts the step as it is entered, once", async () => {
+      await history.create(queued);
+      await history.transition(queued.id, "PENDING");
+      const startedAt = clock.now().toISOString();
+      await history.transition(queued.id, "BAKING");
+      clock.advance(minute);
+      await history.transition(queued.id, "BAKING", { builderInstanceId: "i-1" });
+
+      const recorded = await history.get(queued.id);
+      expect(recorded?.steps).toEqual({ bake: { startedAt } });
+      expect(recorded?.builderInstanceId).toBe("i-1");
+    });
   });
 
   describe("markStep", () => {

@@ -29,24 +29,41 @@ describe.each(implementations)("ServiceRegistry contract, kept by %s", (_name, m
 
   describe("acquireLock", () => {
     it("takes a free lock, lets its holder take it again and refuses it to anyone else", async () => {
-      expect(await registry.acquireLock(service, "d-a", leaseMs)).toBe(true);
-      expect(await registry.acquireLock(service, "d-a", leaseMs)).toBe(true);
-      expect(await registry.acquireLock(service, "d-b", leaseMs)).toBe(false);
+      expect(await registry.acquireLock(service, "d-a", leaseMs)).toMatchObject({
+        activeDeploymentId: "d-a",
+      });
+      expect(await registry.acquireLock(service, "d-a", leaseMs)).toMatchObject({
+        activeDeploymentId: "d-a",
+      });
+      expect(await registry.acquireLock(service, "d-b", leaseMs)).toBeUndefined();
       expect((await registry.getState(service)).activeDeploymentId).toBe("d-a");
+    });
+
+    it("answers with the service's state as the lock was taken: the queue head with it", async () => {
+      await registry.enqueue(service, "d-a", t1);
+      const locked = await registry.acquireLock(service, "d-b", leaseMs);
+
+      expect(locked).toEqual({ ...(await registry.getState(service)), service });
+      expect(locked).toMatchObject({ activeDeploymentId: "d-b", queuedDeploymentId: "d-a" });
     });
 
     it("hands the lock to another deployment once the holder's lease expired", async () => {
       await registry.acquireLock(service, "d-a", leaseMs);
       clock.advance(leaseMs + 1);
 
-      expect(await registry.acquireLock(service, "d-b", leaseMs)).toBe(true);
+      expect(await registry.acquireLock(service, "d-b", leaseMs)).toMatchObject({
+        activeDeploymentId: "d-b",
+      });
       expect((await registry.getState(service)).activeDeploymentId).toBe("d-b");
     });
 
     it("keeps each service's lock apart", async () => {
       await registry.acquireLock(service, "d-a", leaseMs);
 
-      expect(await registry.acquireLock("other-service", "d-b", leaseMs)).toBe(true);
+      expect(await registry.acquireLock("other-service", "d-b", leaseMs)).toMatchObject({
+        service: "other-service",
+        activeDeploymentId: "d-b",
+      });
     });
   });
 
