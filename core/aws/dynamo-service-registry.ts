@@ -117,29 +117,18 @@ export class DynamoServiceRegistry implements ServiceRegistry {
     leaseMs: number,
   ): Promise<ServiceState | undefined> {
     const now = this.clock.now();
-    try {
-      const result = await callAws("UpdateItem service lock", () =>
-        this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: stateKey(service),
-            UpdateExpression: "SET activeDeploymentId = :id, leaseExpiresAt = :lease",
-            ConditionExpression:
-              "attribute_not_exists(activeDeploymentId) OR activeDeploymentId = :id OR leaseExpiresAt < :now",
-            ExpressionAttributeValues: {
-              ":id": deploymentId,
-              ":lease": new Date(now.getTime() + leaseMs).toISOString(),
-              ":now": now.toISOString(),
-            },
-            ReturnValues: "ALL_NEW",
-          }),
-        ),
-      );
-      return parseState(service, result.Attributes ?? {});
-    } catch (error) {
-      if (isAwsError(error, "ConditionalCheckFailedException")) return undefined;
-      throw error;
-    }
+    const item = await this.conditionalUpdate(service, {
+      UpdateExpression: "SET activeDeploymentId = :id, leaseExpiresAt = :lease",
+      ConditionExpression:
+        "attribute_not_exists(activeDeploymentId) OR activeDeploymentId = :id OR leaseExpiresAt < :now",
+      ExpressionAttributeValues: {
+        ":id": deploymentId,
+        ":lease": new Date(now.getTime() + leaseMs).toISOString(),
+        ":now": now.toISOString(),
+      },
+      ReturnValues: "ALL_NEW",
+    });
+    return item && parseState(service, item);
   }
 
   async enqueue(
@@ -185,15 +174,16 @@ export class DynamoServiceRegistry implements ServiceRegistry {
         ":now": now.toISOString(),
       },
     });
-    return promoted ? queuedDeploymentId : undefined;
+    return promoted === undefined ? undefined : queuedDeploymentId;
   }
 
-  dequeue(service: string, deploymentId: string): Promise<boolean> {
-    return this.conditionalUpdate(service, {
+  async dequeue(service: string, deploymentId: string): Promise<boolean> {
+    const removed = await this.conditionalUpdate(service, {
       UpdateExpression: "REMOVE queuedDeploymentId, queuedRequestedAt",
       ConditionExpression: "queuedDeploymentId = :id",
       ExpressionAttributeValues: { ":id": deploymentId },
     });
+    return removed !== undefined;
   }
 
   async releaseLock(service: string, deploymentId: string): Promise<void> {
@@ -224,22 +214,26 @@ export class DynamoServiceRegistry implements ServiceRegistry {
     );
   }
 
-  /** One conditional write to the state item; false when its condition did not hold. */
+  /**
+   * One conditional write to the state item: the attributes it asked to return (none unless
+   * `ReturnValues` says so), or undefined when its condition did not hold.
+   */
   private async conditionalUpdate(
     service: string,
     update: {
       UpdateExpression: string;
       ConditionExpression: string;
       ExpressionAttributeValues: Record<string, unknown>;
+      ReturnValues?: "ALL_NEW";
     },
-  ): Promise<boolean> {
+  ): Promise<Record<string, unknown> | undefined> {
     try {
-      await callAws("UpdateItem service state", () =>
+      const result = await callAws("UpdateItem service state", () =>
         this.db.send(new UpdateCommand({ TableName: this.tableName, Key: stateKey(service), ...update })),
       );
-      return true;
+      return result.Attributes ?? {};
     } catch (error) {
-      if (isAwsError(error, "ConditionalCheckFailedException")) return false;
+      if (isAwsError(error, "ConditionalCheckFailedException")) return undefined;
       throw error;
     }
   }
