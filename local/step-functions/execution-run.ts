@@ -246,6 +246,16 @@ export class ExecutionRun {
     for (const open of [...this.openCallbacks.values()]) open.cancel();
   }
 
+  /**
+   * Invokes the function and resolves with its response; an Event invocation is queued instead,
+   * and resolves with nothing at once, as Lambda accepts it (202, an empty Payload).
+   */
+  private invoke({ functionArn, payload, queued }: Invocation): Promise<unknown> {
+    if (!queued) return this.options.invokeFunction(functionArn, payload);
+    this.options.queueInvocation(functionArn, payload);
+    return Promise.resolve(null);
+  }
+
   private async consume(events: AsyncGenerator<InterpreterEvent>): Promise<void> {
     try {
       for await (const event of events) {
@@ -315,10 +325,7 @@ export class ExecutionRun {
         outcome,
       });
     try {
-      // An Event invocation is accepted, not awaited: Lambda answers 202 with an empty Payload.
-      let output: JsonValue = null;
-      if (queued) this.options.queueInvocation(functionArn, payload);
-      else output = toJsonValue(await this.options.invokeFunction(functionArn, payload));
+      const output = toJsonValue(await this.invoke({ functionArn, payload, queued }));
       clearTimeout(timer);
       if (timedOut) {
         timing("timed out");
@@ -401,14 +408,14 @@ export class ExecutionRun {
     // Let the interpreter's pending events (this state's entry) reach the history first.
     await new Promise((resolve) => setImmediate(resolve));
     if (attempt.ended) return applyDecision(await attempt.decided);
-    let invocation: ReturnType<typeof optimisedInvocation>;
+    let invocation: Invocation;
     try {
       invocation = optimisedInvocation(parameters);
     } catch (error) {
       attempt.cancel();
       throw error;
     }
-    const { functionArn, payload, queued } = invocation;
+    const { functionArn, queued } = invocation;
     const { timeoutSeconds, heartbeatSeconds } = attempt;
     this.history.add("TaskScheduled", "taskScheduledEventDetails", {
       ...callbackResource,
@@ -424,8 +431,7 @@ export class ExecutionRun {
     // bills; the wait for the callback is not in it (a Standard workflow bills transitions).
     const startedAt = Date.now();
     const started = performance.now();
-    if (queued) this.options.queueInvocation(functionArn, payload);
-    const invoked = (queued ? Promise.resolve(null) : this.options.invokeFunction(functionArn, payload)).then(
+    const invoked = this.invoke(invocation).then(
       (response) => ({ ok: true as const, response: toJsonValue(response) }),
       (error: unknown) => ({ ok: false as const, error }),
     );
@@ -560,7 +566,14 @@ export class ExecutionRun {
 /** How the history names the callback integration. */
 const callbackResource = { resourceType: "lambda", resource: "invoke.waitForTaskToken" };
 
-function optimisedInvocation(input: JsonValue): { functionArn: string; payload: unknown; queued: boolean } {
+/** A Lambda invocation a Task state makes; `queued` for an Event (asynchronous) invocation. */
+interface Invocation {
+  functionArn: string;
+  payload: unknown;
+  queued: boolean;
+}
+
+function optimisedInvocation(input: JsonValue): Invocation {
   if (
     typeof input !== "object" ||
     input === null ||

@@ -106,6 +106,16 @@ const definitions = {
       },
     },
   },
+  // A function that fails, invoked as an Event: its failure is Lambda's to retry, not the task's.
+  queuedBroken: {
+    StartAt: "Notify",
+    States: {
+      Notify: {
+        ...callbackState("broken", { ResultPath: "$.answer", End: true }),
+        Parameters: { ...callbackState("broken").Parameters, InvocationType: "Event" },
+      },
+    },
+  },
   badTimeout: {
     StartAt: "Notify",
     States: { Notify: callbackState("notify", { TimeoutSecondsPath: "$.timeoutSeconds", End: true }) },
@@ -441,6 +451,23 @@ describe("local Step Functions: callback tasks (waitForTaskToken)", () => {
     expect(JSON.parse(described.cause ?? "")).toMatchObject({ errorMessage: "cannot notify" });
     expect(types.slice(-3)).toEqual(["TaskStarted", "TaskFailed", "ExecutionFailed"]);
     await expect(succeed(call?.payload.taskToken ?? "", {})).rejects.toMatchObject({ name: "TaskTimedOut" });
+  });
+
+  it("queues an Event invocation, submits the task with a 202 and waits for the token, whatever the function does", async () => {
+    const executionArn = await start("queuedBroken", { service: "web", run: "queued" });
+    // Lambda's three attempts, each failing.
+    const [call] = await callsOf("queued", 3);
+    const submitted = (await history(executionArn)).find((event) => event.type === "TaskSubmitted");
+    expect(JSON.parse(submitted?.taskSubmittedEventDetails?.output ?? "")).toMatchObject({
+      StatusCode: 202,
+      Payload: "",
+    });
+
+    await succeed(call?.payload.taskToken ?? "", { done: true });
+    const described = await ended(executionArn);
+
+    expect(described.status).toBe("SUCCEEDED");
+    expect(JSON.parse(described.output ?? "")).toMatchObject({ answer: { done: true } });
   });
 
   it("applies an answer sent while the function still runs once it has returned", async () => {
